@@ -1,0 +1,12 @@
+"""All models, imported here so `Base.metadata` knows every table (Alembic reads it)."""
+
+from .audit import AuditEvent
+from .base import Base, UTCDateTime
+from .content import CONTENT_STATUSES, TARGET_KINDS, ContentItem
+from .org import LEVELS, ROLES, OrgUnit, RoleGrant, User
+from .process import HumanTask, ProcessDefinition, ProcessInstance
+
+__all__ = [
+    "AuditEvent", "Base", "CONTENT_STATUSES", "ContentItem", "HumanTask", "LEVELS", "OrgUnit",
+    "ProcessDefinition", "ProcessInstance", "ROLES", "RoleGrant", "TARGET_KINDS", "User", "UTCDateTime",
+]

@@ -1,0 +1,96 @@
+"""Database engines and the unit of work.
+
+One command = one transaction: `transaction(factory)` is the only place that commits.
+On SQLite every write transaction starts with BEGIN IMMEDIATE, so two writers queue on the
+database lock instead of both reading the same old state and failing on upgrade; that is our
+SQLite equivalent of PostgreSQL's row locks. Readers use plain (deferred) transactions and,
+in WAL mode, never wait for writers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+DEFAULT_SQLITE_PATH = Path("instance") / "govflow.db"
+
+
+def database_url() -> str:
+    """The configured database: GOVFLOW_DATABASE_URL, else the embedded SQLite file."""
+    url = os.environ.get("GOVFLOW_DATABASE_URL")
+    if url:
+        return url
+    DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+
+
+def make_engine(url: str | None = None, **kwargs) -> Engine:
+    """An Engine with our SQLite settings (WAL, foreign keys, busy timeout) applied."""
+    url = url or database_url()
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+        event.listen(engine, "connect", _configure_sqlite)
+        event.listen(engine, "begin", _begin_sqlite)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _configure_sqlite(dbapi_connection, _record) -> None:
+    # Hand transaction control to SQLAlchemy's begin event (pysqlite's own BEGIN is
+    # always deferred and cannot be made IMMEDIATE).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _begin_sqlite(connection) -> None:
+    mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def is_sqlite(session_or_engine) -> bool:
+    bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
+    return bind.dialect.name == "sqlite"
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A write transaction: commits when the block ends, rolls back on any exception."""
+    session = factory()
+    try:
+        # On SQLite take the write lock now (BEGIN IMMEDIATE); elsewhere a no-op option.
+        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+@contextmanager
+def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A read-only session; whatever it staged is rolled back."""
+    session = factory()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()

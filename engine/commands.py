@@ -1,0 +1,198 @@
+"""The engine's commands. Each is one unit of work: it opens the transaction, changes one
+instance and commits state, version, inbox rows and audit events together, or nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from SpiffWorkflow.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import ROLES, HumanTask, ProcessDefinition, ProcessInstance, User
+from db.session import transaction
+
+from . import audit, instances
+from .assignment import may_start, may_work
+from .duties import check_separation_of_duties
+from .exceptions import ConflictError, Forbidden, InvalidInput, NotFound
+from .forms import FORMS, check_outcome, clean_values, refuse_typename
+
+MAX_TITLE = 300
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who runs a command, and from where (for the audit trail)."""
+
+    user_id: int
+    client_addr: str | None = None
+
+
+def load_actor(session: Session, actor: Actor) -> User:
+    user = session.get(User, actor.user_id)
+    if user is None or not user.active:
+        raise Forbidden("用户不存在或已停用。", "The user does not exist or has been deactivated.")
+    return user
+
+
+def latest_definition(session: Session, key: str) -> ProcessDefinition:
+    definition = session.scalar(select(ProcessDefinition).where(ProcessDefinition.key == key)
+                                .order_by(ProcessDefinition.version.desc()).limit(1))
+    if definition is None:
+        raise NotFound(f"流程“{key}”尚未部署。", f"Process \"{key}\" has not been deployed.")
+    return definition
+
+
+def start_in_session(rt, session: Session, key: str, actor: Actor, *, title: str, business_key: str,
+                     data: dict | None = None, opinion: str | None = None) -> ProcessInstance:
+    """Start the newest version of `key` inside the caller's transaction (see start_process)."""
+    user = load_actor(session, actor)
+    definition = latest_definition(session, key)
+    if not may_start(session, user, definition.start_role):
+        raise Forbidden(f"您在本单位没有“{ROLES.get(definition.start_role, definition.start_role)}”角色，"
+                        f"不能发起“{definition.name}”。",
+                        f"You hold no {definition.start_role} role in your unit, so you cannot start {definition.key}.")
+    title = (title or "").strip()
+    if not title or len(title) > MAX_TITLE:
+        raise InvalidInput(f"标题不能为空，且不超过 {MAX_TITLE} 个字。", f"A title of 1–{MAX_TITLE} characters is required.")
+    data = dict(data or {})
+    refuse_typename(data)
+    now = rt.clock.now()
+    # Inserted at version 0; the save below moves it to 1 under the same optimistic check.
+    row = ProcessInstance(definition=definition, definition_id=definition.id, status="running", state="",
+                          version=0, business_key=business_key, title=title, org_unit_id=user.org_unit_id,
+                          started_by_id=user.id, started_at=now)
+    session.add(row)
+    session.flush()
+    workflow = instances.new_workflow(rt, session, definition, row)
+    workflow.get_tasks(state=TaskState.READY)[0].data.update(data)
+    # The starter's act counts as the first lane's act for separation of duties (REV-3).
+    audit.record(session, now=now, action="start", actor=user, role=definition.start_role,
+                 instance_id=row.id, opinion=opinion, client_addr=actor.client_addr,
+                 data={"definition": definition.key, "version": definition.version, "business_key": business_key})
+    workflow.do_engine_steps()
+    instances.save(rt, session, instances.Loaded(row=row, workflow=workflow, version=0))
+    _record_end(rt, session, row, workflow)
+    return row
+
+
+def start_process(rt, key: str, actor: Actor, *, title: str, business_key: str,
+                  data: dict | None = None) -> int:
+    """Start the newest version of process `key` for the actor's unit; returns the instance id."""
+    with transaction(rt.session_factory) as session:
+        return start_in_session(rt, session, key, actor, title=title, business_key=business_key, data=data).id
+
+
+def _locked_task(rt, session: Session, task_id: int) -> tuple[HumanTask, instances.Loaded]:
+    instance_id = session.scalar(select(HumanTask.instance_id).where(HumanTask.id == task_id))
+    if instance_id is None:
+        raise NotFound(f"任务 {task_id} 不存在。", f"Task {task_id} does not exist.")
+    loaded = instances.load(rt, session, instance_id)
+    # Re-read the task now that the instance is locked: another command may have finished it.
+    task = session.scalar(select(HumanTask).where(HumanTask.id == task_id)
+                          .execution_options(populate_existing=True))
+    if task.state != "ready":
+        message = instances.describe_completion(session, task)
+        raise ConflictError(f"{message}，您的操作未执行。", f"{message}; your action was not carried out.")
+    return task, loaded
+
+
+def _authorize(session: Session, user: User, task: HumanTask) -> None:
+    if task.assignee_id is not None and task.assignee_id != user.id:
+        holder = session.get(User, task.assignee_id)
+        raise Forbidden(f"此任务已由{holder.real_name if holder else '他人'}签收，您不能办理。",
+                        "This task has been claimed by someone else.")
+    if not may_work(session, user, task):
+        raise Forbidden(f"您不是“{task.name}”的办理人：此环节需要“{ROLES.get(task.role, task.role)}”角色。",
+                        f"You may not work \"{task.name}\": it needs the {task.role} role.")
+    check_separation_of_duties(session, task.instance_id, user, task.role)
+
+
+def claim_task(rt, task_id: int, actor: Actor) -> None:
+    """Take a group task so that only the actor sees and works it."""
+    with transaction(rt.session_factory) as session:
+        user = load_actor(session, actor)
+        task, loaded = _locked_task(rt, session, task_id)
+        _authorize(session, user, task)
+        if task.assignee_id == user.id:
+            return
+        now = rt.clock.now()
+        task.assignee_id, task.claimed_at = user.id, now
+        audit.record(session, now=now, action="claim", actor=user, role=task.role, instance_id=task.instance_id,
+                     task=task, client_addr=actor.client_addr)
+
+
+def complete_task(rt, task_id: int, actor: Actor, *, outcome: str, opinion: str = "",
+                  form: dict | None = None) -> None:
+    """Complete a task with an outcome (通过/退回…), an opinion and the step's form values."""
+    opinion = (opinion or "").strip()
+    form = dict(form or {})
+    refuse_typename(form)
+    with transaction(rt.session_factory) as session:
+        user = load_actor(session, actor)
+        task, loaded = _locked_task(rt, session, task_id)
+        _authorize(session, user, task)
+        info = loaded.row.definition.task_info[task.bpmn_id]
+        chosen = check_outcome(info, outcome, opinion)
+        if task.form_key:
+            form_def = FORMS[task.form_key]
+            form_def.apply(session, loaded.row, clean_values(form_def, form))
+        spiff_task = loaded.workflow.get_task_from_id(_uuid(task.spiff_task_id))
+        if spiff_task is None or spiff_task.state != TaskState.READY:
+            raise ConflictError("此任务在流程中已不可办理，请刷新。", "This task can no longer be worked; reload.")
+        spiff_task.data["outcome"] = outcome
+        spiff_task.run()
+        loaded.workflow.do_engine_steps()
+        now = rt.clock.now()
+        task.state, task.completed_at, task.completed_by_id, task.outcome = "completed", now, user.id, outcome
+        if task.assignee_id is None:
+            task.assignee_id = user.id
+        audit.record(session, now=now, action="complete", actor=user, role=task.role, instance_id=task.instance_id,
+                     task=task, opinion=opinion, client_addr=actor.client_addr,
+                     data={"outcome": outcome, "outcome_label": chosen["label"], **({"form": form} if form else {})})
+        session.flush()
+        instances.save(rt, session, loaded)
+        _record_end(rt, session, loaded.row, loaded.workflow)
+
+
+def return_task(rt, task_id: int, actor: Actor, *, reason: str) -> None:
+    """REV-4: stop the flow and send the item back to its source with the reason."""
+    complete_task(rt, task_id, actor, outcome="return", opinion=reason)
+
+
+def cancel_instance(rt, instance_id: int, actor: Actor, *, reason: str) -> None:
+    """Withdraw a running instance (by whoever started it, or an administrator), with a reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("撤销时必须填写理由。", "A reason is required to cancel.")
+    with transaction(rt.session_factory) as session:
+        user = load_actor(session, actor)
+        loaded = instances.load(rt, session, instance_id)
+        row = loaded.row
+        if row.status != "running":
+            raise ConflictError("此事项已结束，不能撤销。", "This item has already ended and cannot be cancelled.")
+        is_admin = any(g.role == "admin" for g in user.grants)
+        if row.started_by_id != user.id and not is_admin:
+            raise Forbidden("只有发起人或系统管理员可以撤销此事项。", "Only the starter or an administrator may cancel.")
+        loaded.workflow.cancel()
+        now = rt.clock.now()
+        row.status, row.ended_at, row.end_reason = "cancelled", now, reason
+        audit.record(session, now=now, action="cancel", actor=user, role="admin" if is_admin else None,
+                     instance_id=row.id, opinion=reason, client_addr=actor.client_addr)
+        session.flush()
+        instances.save(rt, session, loaded)
+        hook = rt.on_cancel.get(row.business_key.partition(":")[0])
+        if hook:
+            hook(session, row)
+
+
+def _record_end(rt, session: Session, row: ProcessInstance, workflow) -> None:
+    if workflow.is_completed():
+        audit.record(session, now=rt.clock.now(), action="end", instance_id=row.id, org_unit_id=row.org_unit_id,
+                     data={"end_event": workflow.last_task.task_spec.bpmn_name if workflow.last_task else None})
+
+
+def _uuid(value: str) -> UUID:
+    return UUID(value)

@@ -1,0 +1,36 @@
+"""Separation of duties (REV-3): within one item a person acts in one lane only.
+
+Editing, reviewing and signing rights are separated (004 §19(二)), so whoever acted in one
+lane of an instance (started it as the editor, or completed a task) may not act in another.
+Acting again in the same lane (an editor revising a returned item) is allowed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import ROLES, AuditEvent, User
+
+from .exceptions import SeparationOfDutiesViolation
+
+ACTING = ("start", "complete")
+
+
+def roles_acted(session: Session, instance_id: int, user: User) -> set[str]:
+    rows = session.scalars(select(AuditEvent.role).distinct().where(
+        AuditEvent.instance_id == instance_id, AuditEvent.actor_id == user.id,
+        AuditEvent.action.in_(ACTING)))
+    return {role for role in rows if role}
+
+
+def check_separation_of_duties(session: Session, instance_id: int, user: User, role: str) -> None:
+    """REV-3: refuse `user` acting as `role` if they already acted in another lane of this item."""
+    other = sorted(roles_acted(session, instance_id, user) - {role})
+    if other:
+        before = "、".join(f"“{ROLES.get(r, r)}”" for r in other)
+        raise SeparationOfDutiesViolation(
+            f"您已在本事项中以{before}身份办理过。按照三审三校的规定，编辑、审核、签发权限相互分离，"
+            f"同一人对同一事项只能办理一个环节，请由其他“{ROLES.get(role, role)}”人员办理。",
+            f"You already acted on this item as {', '.join(other)}. Editing, reviewing and signing are "
+            f"separated (REV-3): one person acts at most once on one item; another {role} must do this step.")

@@ -1,0 +1,64 @@
+"""The engine's error hierarchy.
+
+Every message is a sentence a civil servant can read (Simplified Chinese); `message_en`
+carries the English wording for the English UI. `retryable` says whether trying the same
+command again could succeed (a lost race may; a refused diagram never will).
+"""
+
+
+class GovFlowError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+    retryable = False
+
+    def __init__(self, message: str, message_en: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.message_en = message_en or message
+
+    def localized(self, lang: str) -> str:
+        return self.message_en if lang == "en" else self.message
+
+
+class DeploymentRejected(GovFlowError):
+    """A diagram failed validation; nothing was deployed."""
+
+    def __init__(self, message: str, message_en: str | None = None, element_id: str | None = None):
+        super().__init__(message, message_en)
+        self.element_id = element_id
+
+
+class ExpressionRejected(GovFlowError):
+    """An expression uses something outside the allow-list."""
+
+
+class ExpressionFailed(GovFlowError):
+    """An allowed expression could not be evaluated (unknown name, bad arguments…)."""
+
+
+class NotFound(GovFlowError):
+    """The task, instance, definition or user does not exist."""
+
+
+class Forbidden(GovFlowError):
+    """The actor may not perform this action."""
+
+
+class SeparationOfDutiesViolation(Forbidden):
+    """REV-3: the actor already acted in another lane of the same item."""
+
+
+class InvalidInput(GovFlowError):
+    """Submitted form data is missing, malformed or not allowed."""
+
+
+class ConflictError(GovFlowError):
+    """Someone else changed the item first; nothing was changed. Worth reloading and retrying."""
+
+    retryable = True
+
+
+class HandlerFailed(GovFlowError):
+    """A service-task handler raised; the command was rolled back."""
+
+    retryable = True

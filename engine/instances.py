@@ -1,0 +1,141 @@
+"""Loading and saving one instance inside a command's transaction.
+
+`load` takes the instance's lock (FOR UPDATE on PostgreSQL; on SQLite the command's
+BEGIN IMMEDIATE already holds the database write lock) and rebuilds the workflow;
+`save` writes state, bumps the optimistic `version` and brings the inbox rows in line with
+the workflow's READY user tasks.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.task import TaskState
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from db.models import HumanTask, ProcessDefinition, ProcessInstance, User
+from handlers.registry import HandlerContext
+
+from . import audit
+from .assignment import resolve_scope
+from .exceptions import ConflictError, HandlerFailed, NotFound
+from .expressions import SafeScriptEngine
+from .functions import EXPRESSION_FUNCTIONS
+from .serialization import dump_workflow, load_workflow
+from .timers import next_due
+
+
+@dataclass
+class Loaded:
+    row: ProcessInstance
+    workflow: BpmnWorkflow
+    version: int
+
+
+def script_engine(rt, session: Session, row: ProcessInstance) -> SafeScriptEngine:
+    """The allow-listed engine for one command; service tasks run the registered handlers."""
+
+    def call_service(operation_name, operation_params, _task_data):
+        func = rt.handlers.get(operation_name)
+        if func is None:
+            raise HandlerFailed(f"服务任务处理程序“{operation_name}”未注册。",
+                                f"Service-task handler \"{operation_name}\" is not registered.")
+        params = {name: spec["value"] for name, spec in (operation_params or {}).items()}
+        ctx = HandlerContext(session=session, now=rt.clock.now(), instance_id=row.id,
+                             business_key=row.business_key)
+        try:
+            result = func(params, ctx)
+        except Exception as err:  # a handler's failure fails the whole command, with its words
+            raise HandlerFailed(f"服务任务“{operation_name}”执行失败：{err}",
+                                f"Service task \"{operation_name}\" failed: {err}") from err
+        return json.dumps(result, ensure_ascii=False)
+
+    return SafeScriptEngine(functions=EXPRESSION_FUNCTIONS, service_caller=call_service)
+
+
+def new_workflow(rt, session: Session, definition: ProcessDefinition, row: ProcessInstance) -> BpmnWorkflow:
+    spec, subprocess_specs = rt.specs.get(definition)
+    return BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine(rt, session, row))
+
+
+def load(rt, session: Session, instance_id: int) -> Loaded:
+    """Lock and rebuild instance `instance_id`."""
+    row = session.scalar(select(ProcessInstance).where(ProcessInstance.id == instance_id)
+                         .with_for_update().execution_options(populate_existing=True))
+    if row is None:
+        raise NotFound(f"流程实例 {instance_id} 不存在。", f"Process instance {instance_id} does not exist.")
+    spec, subprocess_specs = rt.specs.get(row.definition)
+    workflow = load_workflow(row.state, spec, subprocess_specs)
+    # The script engine is not serialized: it must be set again after every load.
+    workflow.script_engine = script_engine(rt, session, row)
+    return Loaded(row=row, workflow=workflow, version=row.version)
+
+
+def save(rt, session: Session, loaded: Loaded) -> None:
+    """Write the workflow back under the optimistic lock, then sync the inbox rows."""
+    row, workflow = loaded.row, loaded.workflow
+    now = rt.clock.now()
+    status = "completed" if workflow.is_completed() else row.status
+    values = {"state": dump_workflow(workflow), "version": loaded.version + 1, "status": status,
+              "next_timer_at": next_due(workflow)}
+    if status == "completed" and row.ended_at is None:
+        values["ended_at"] = now
+    result = session.execute(update(ProcessInstance)
+                             .where(ProcessInstance.id == row.id, ProcessInstance.version == loaded.version)
+                             .values(**values).execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        raise ConflictError("此事项刚刚被其他人办理，您的操作未保存，请刷新后重试。",
+                            "Someone else changed this item just now; nothing was saved. Reload and try again.")
+    for key, value in values.items():
+        setattr(row, key, value)
+    sync_human_tasks(rt, session, row, workflow)
+
+
+def sync_human_tasks(rt, session: Session, row: ProcessInstance, workflow: BpmnWorkflow) -> None:
+    """One `human_task` row per READY user task; rows whose task is gone are cancelled."""
+    now = rt.clock.now()
+    ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+    open_rows = {t.spiff_task_id: t for t in session.scalars(
+        select(HumanTask).where(HumanTask.instance_id == row.id, HumanTask.state == "ready"))}
+    for spiff_id, open_row in open_rows.items():
+        if spiff_id not in ready:
+            open_row.state = "cancelled"
+            open_row.completed_at = now
+    info = row.definition.task_info
+    for spiff_id, task in ready.items():
+        if spiff_id in open_rows:
+            continue
+        task_info = info[task.task_spec.bpmn_id]
+        session.add(_new_human_task(session, row, spiff_id, task.task_spec.bpmn_id, task_info, now))
+
+
+def _new_human_task(session, row, spiff_id, bpmn_id, task_info, now) -> HumanTask:
+    role = task_info["role"]
+    if task_info.get("assignee") == "starter":
+        # REV-4: a returned item goes back to the person who submitted it.
+        scope, assignee = row.org_unit_id, row.started_by_id
+    else:
+        scope, assignee = resolve_scope(session, role, row.org_unit_id), None
+        if scope is None:
+            # Nobody holds the role at or above the unit: keep the task visible to an
+            # administrator (scoped to the requesting unit) and say so in the trail.
+            scope = row.org_unit_id
+            audit.record(session, now=now, action="unassigned", instance_id=row.id, role=role,
+                         data={"task": bpmn_id}, org_unit_id=row.org_unit_id)
+    return HumanTask(instance_id=row.id, spiff_task_id=spiff_id, bpmn_id=bpmn_id, name=task_info["name"],
+                     role=role, org_unit_id=scope, assignee_id=assignee, state="ready",
+                     form_key=task_info.get("form"), created_at=now)
+
+
+def describe_completion(session: Session, task: HumanTask) -> str:
+    """"此任务已由张三于 2026-03-02 10:02 办理" for a conflict message."""
+    from .clock import to_shanghai
+
+    who = session.get(User, task.completed_by_id) if task.completed_by_id else None
+    when = to_shanghai(task.completed_at).strftime("%Y-%m-%d %H:%M") if task.completed_at else ""
+    if task.state == "completed" and who:
+        return f"此任务已由{who.real_name}于 {when} 办理"
+    return "此任务已不在待办状态（流程已变更或已撤销）"

@@ -1,0 +1,279 @@
+"""Reading untrusted BPMN: hardened XML, structural checks, allow-listed expressions.
+
+A diagram comes from an administrator's browser, so it is hostile until proven otherwise.
+Each refusal is one sentence naming the element (DeploymentRejected). The checks here are
+the same for the CLI, the admin upload and the seed; nothing is stored until they all pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.spiff.parser.process import BpmnValidator, SpiffBpmnParser
+
+from .exceptions import DeploymentRejected, ExpressionFailed, ExpressionRejected
+from .expressions import check_expression, evaluate_expression
+from .functions import EXPRESSION_FUNCTIONS
+
+MAX_BYTES = 1_000_000
+# SpiffWorkflow's parser recurses along the chain and fails near 487 nodes (ENGINE_NOTES.md).
+MAX_FLOW_NODES = 400
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
+
+# Elements SpiffWorkflow would exec or that are unreliable upstream (SpiffWorkflow #419).
+FORBIDDEN_ELEMENTS = {
+    "scriptTask": ("脚本任务", "script task"),
+    "businessRuleTask": ("业务规则任务（DMN）", "business rule task (DMN)"),
+    "eventBasedGateway": ("事件网关", "event-based gateway"),
+    "script": ("脚本", "script"),
+}
+ALLOWED_SPIFF_EXTENSIONS = {"properties", "property", "serviceTaskOperator", "parameters", "parameter"}
+EXPRESSION_TAGS = {"conditionExpression", "loopCardinality", "completionCondition", "timeDate",
+                   "timeDuration", "timeCycle", "formalExpression"}
+TIMER_TAGS = {"timeDate", "timeDuration", "timeCycle"}
+USER_TASK_PROPERTIES = {"outcomes", "form", "assignee"}
+
+_SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                               huge_tree=False, remove_pis=True, dtd_validation=False)
+
+
+@dataclass
+class ParsedDiagram:
+    """What deploy learnt about a diagram that passed every check."""
+
+    key: str
+    name: str
+    root: etree._Element
+    task_info: dict[str, dict] = field(default_factory=dict)
+    start_role: str = ""
+
+
+def _reject(zh: str, en: str, element_id: str | None = None) -> DeploymentRejected:
+    return DeploymentRejected(zh, en, element_id=element_id)
+
+
+def parse_safely(data: bytes) -> etree._Element:
+    """Parse bytes with entities, DTDs and network off; refuse oversize or DOCTYPE-bearing input."""
+    if not isinstance(data, bytes):
+        raise TypeError("parse_safely takes bytes")
+    if len(data) > MAX_BYTES:
+        raise _reject(f"流程图文件过大（{len(data)} 字节），上限为 {MAX_BYTES} 字节。",
+                      f"The diagram is too large ({len(data)} bytes); the limit is {MAX_BYTES} bytes.")
+    if b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper():
+        raise _reject("流程图中不允许包含 DOCTYPE 或实体声明（可能是 XXE 攻击）。",
+                      "A diagram may not contain a DOCTYPE or entity declarations (possible XXE).")
+    try:
+        root = etree.fromstring(data, _SAFE_PARSER)
+    except etree.XMLSyntaxError as err:
+        raise _reject(f"流程图不是合法的 XML：{err.msg}（第 {err.lineno} 行）。",
+                      f"The diagram is not well-formed XML: {err.msg} (line {err.lineno}).") from None
+    if root.getroottree().docinfo.doctype:
+        raise _reject("流程图中不允许包含 DOCTYPE。", "A diagram may not contain a DOCTYPE.")
+    if etree.QName(root).namespace != BPMN_NS or etree.QName(root).localname != "definitions":
+        raise _reject("文件不是 BPMN 2.0 流程图（根元素应为 bpmn:definitions）。",
+                      "The file is not a BPMN 2.0 diagram (the root must be bpmn:definitions).")
+    return root
+
+
+def validate_diagram(data: bytes, roles: dict[str, str], handlers: set[str]) -> ParsedDiagram:
+    """Run every deploy check on `data`; return what the engine needs to run it."""
+    root = parse_safely(data)
+    process = _single_executable_process(root)
+    _refuse_forbidden_elements(root)
+    _refuse_unknown_extensions(root)
+    _check_size(process)
+    lane_roles = _lane_roles(process, roles)
+    _check_expressions(root)
+    diagram = ParsedDiagram(key=process.get("id"), name=process.get("name") or process.get("id"), root=root)
+    _collect_tasks(process, lane_roles, handlers, diagram)
+    build_parser(root, diagram.key)  # SpiffWorkflow's own checks (XSD and structure) last
+    return diagram
+
+
+def build_parser(root: etree._Element, key: str):
+    """Hand an already-vetted tree to SpiffWorkflow; return (spec, subprocess_specs)."""
+    parser = SpiffBpmnParser(validator=BpmnValidator())
+    try:
+        parser.add_bpmn_xml(root, filename=f"{key}.bpmn")
+        spec = parser.get_spec(key)
+        subprocess_specs = parser.get_subprocess_specs(key)
+    except ValidationException as err:
+        element = getattr(err, "id", None) or ""
+        raise _reject(f"流程图未通过 BPMN 校验：{_first_line(err)}（元素 {element}）。",
+                      f"The diagram failed BPMN validation: {_first_line(err)} (element {element}).",
+                      element_id=element or None) from None
+    except (etree.DocumentInvalid, etree.XMLSchemaError) as err:
+        raise _reject(f"流程图不符合 BPMN 2.0 规范：{_first_line(err)}。",
+                      f"The diagram does not conform to BPMN 2.0: {_first_line(err)}.") from None
+    return spec, subprocess_specs
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+
+
+def _single_executable_process(root) -> etree._Element:
+    processes = root.findall("bpmn:process", NS)
+    executable = [p for p in processes if p.get("isExecutable", "false").lower() == "true"]
+    if len(executable) != 1:
+        raise _reject(f"流程图必须恰好包含一个可执行流程（isExecutable=\"true\"），现有 {len(executable)} 个。",
+                      f"A diagram must hold exactly one executable process; it holds {len(executable)}.")
+    return executable[0]
+
+
+def _refuse_forbidden_elements(root) -> None:
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        qname = etree.QName(element)
+        if qname.namespace == BPMN_NS and qname.localname in FORBIDDEN_ELEMENTS:
+            zh, en = FORBIDDEN_ELEMENTS[qname.localname]
+            owner = element.get("id") or (element.getparent().get("id") if element.getparent() is not None else "")
+            raise _reject(f"元素 {owner} 是{zh}，GovFlow 不允许在流程图中使用。",
+                          f"Element {owner} is a {en}, which GovFlow does not allow in a diagram.",
+                          element_id=owner)
+
+
+def _refuse_unknown_extensions(root) -> None:
+    for element in root.iter(f"{{{SPIFF_NS}}}*"):
+        name = etree.QName(element).localname
+        if name not in ALLOWED_SPIFF_EXTENSIONS:
+            owner = _owner_id(element)
+            if name in ("preScript", "postScript"):
+                raise _reject(f"元素 {owner} 带有前置/后置脚本（{name}），GovFlow 不允许执行脚本。",
+                              f"Element {owner} has a {name}; GovFlow does not run scripts.", element_id=owner)
+            raise _reject(f"元素 {owner} 使用了不支持的扩展 spiffworkflow:{name}。",
+                          f"Element {owner} uses the unsupported extension spiffworkflow:{name}.",
+                          element_id=owner)
+
+
+def _owner_id(element) -> str:
+    node = element
+    while node is not None and not node.get("id"):
+        node = node.getparent()
+    return node.get("id") if node is not None else "?"
+
+
+def _check_size(process) -> None:
+    count = sum(1 for el in process.iter() if isinstance(el.tag, str) and el.get("id")
+                and etree.QName(el).localname not in ("sequenceFlow", "lane", "laneSet"))
+    if count > MAX_FLOW_NODES:
+        raise _reject(f"流程包含 {count} 个节点，超过上限 {MAX_FLOW_NODES} 个，请拆分为子流程。",
+                      f"The process has {count} elements, over the limit of {MAX_FLOW_NODES}; split it.")
+
+
+def _lane_roles(process, roles: dict[str, str]) -> dict[str, str]:
+    """Map each flow node id to the role named by its lane's id."""
+    mapping = {}
+    for lane in process.iter(f"{{{BPMN_NS}}}lane"):
+        role = lane.get("id")
+        if role not in roles:
+            raise _reject(f"泳道 {role}（{lane.get('name') or ''}）不是已知角色，泳道 id 必须是角色名之一："
+                          f"{', '.join(sorted(roles))}。",
+                          f"Lane {role} is not a known role; a lane id must be one of: {', '.join(sorted(roles))}.",
+                          element_id=role)
+        for ref in lane.findall("bpmn:flowNodeRef", NS):
+            mapping[(ref.text or "").strip()] = role
+    return mapping
+
+
+def _check_expressions(root) -> None:
+    names = set(EXPRESSION_FUNCTIONS)
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        local = etree.QName(element).localname
+        texts = []
+        if local in EXPRESSION_TAGS and (element.text or "").strip():
+            texts.append(element.text.strip())
+        if local == "parameter" and etree.QName(element).namespace == SPIFF_NS and element.get("value"):
+            texts.append(element.get("value"))
+        for text in texts:
+            try:
+                check_expression(text, names)
+            except ExpressionRejected as err:
+                owner = _owner_id(element)
+                raise _reject(f"元素 {owner} 的表达式不被允许：{err.message}",
+                              f"Element {owner} has an expression that is not allowed: {err.message_en}",
+                              element_id=owner) from None
+        if local in TIMER_TAGS and texts:
+            _check_timer(element, local, texts[0])
+
+
+def _check_timer(element, tag: str, expression: str) -> None:
+    """Evaluate a timer once against a sample start so a bad one fails now, not in 30 days."""
+    owner = _owner_id(element)
+    sample = {"now": datetime(2026, 1, 5, 1, 0, tzinfo=UTC).isoformat()}
+    try:
+        value = evaluate_expression(expression, sample, EXPRESSION_FUNCTIONS)
+        if not isinstance(value, str):
+            raise ValueError("not text")
+        if tag == "timeDate":
+            TimerEventDefinition.get_datetime(value)
+        elif tag == "timeDuration":
+            TimerEventDefinition.parse_time_or_duration(value)
+        else:
+            TimerEventDefinition.parse_iso_recurring_interval(value)
+    except (ExpressionFailed, ExpressionRejected, ValueError, TypeError, KeyError) as err:
+        detail = err.message if isinstance(err, ExpressionFailed | ExpressionRejected) else str(err)
+        raise _reject(f"元素 {owner} 的定时器表达式“{expression}”无法计算出 ISO-8601 时间：{detail}",
+                      f"The timer expression \"{expression}\" of element {owner} does not evaluate to "
+                      f"an ISO-8601 time: {detail}", element_id=owner) from None
+
+
+def _collect_tasks(process, lane_roles, handlers: set[str], diagram: ParsedDiagram) -> None:
+    for element in process.iter():
+        if not isinstance(element.tag, str) or etree.QName(element).namespace != BPMN_NS:
+            continue
+        local, node_id = etree.QName(element).localname, element.get("id")
+        if local == "startEvent" and element.getparent() is process:
+            if node_id not in lane_roles:
+                raise _reject(f"开始事件 {node_id} 不在任何泳道中，无法确定谁可以发起流程。",
+                              f"Start event {node_id} is in no lane, so nobody may start the process.",
+                              element_id=node_id)
+            diagram.start_role = lane_roles[node_id]
+        elif local in ("userTask", "manualTask"):
+            if node_id not in lane_roles:
+                raise _reject(f"用户任务 {node_id}（{element.get('name') or ''}）不在任何泳道中，无法分配办理人。",
+                              f"User task {node_id} is in no lane, so it cannot be assigned.", element_id=node_id)
+            diagram.task_info[node_id] = _user_task_info(element, lane_roles[node_id])
+        elif local == "serviceTask":
+            operator = element.find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS)
+            name = operator.get("id") if operator is not None else None
+            if name not in handlers:
+                raise _reject(f"服务任务 {node_id} 的处理程序“{name or ''}”未注册。",
+                              f"Service task {node_id} names the handler \"{name or ''}\", which is not registered.",
+                              element_id=node_id)
+    if not diagram.start_role:
+        raise _reject("流程没有开始事件。", "The process has no start event.")
+
+
+def _user_task_info(element, role: str) -> dict:
+    props = {p.get("name"): p.get("value") or ""
+             for p in element.findall("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS)}
+    unknown = set(props) - USER_TASK_PROPERTIES
+    node_id = element.get("id")
+    if unknown:
+        raise _reject(f"用户任务 {node_id} 有未知属性：{', '.join(sorted(unknown))}。",
+                      f"User task {node_id} has unknown properties: {', '.join(sorted(unknown))}.",
+                      element_id=node_id)
+    outcomes = []
+    for item in filter(None, (part.strip() for part in props.get("outcomes", "done:完成").split(","))):
+        key, _, label = item.partition(":")
+        if not key.isidentifier():
+            raise _reject(f"用户任务 {node_id} 的办理结果“{key}”不是合法的标识符。",
+                          f"User task {node_id} has an invalid outcome key \"{key}\".", element_id=node_id)
+        outcomes.append({"key": key, "label": label or key})
+    assignee = props.get("assignee") or None
+    if assignee not in (None, "starter"):
+        raise _reject(f"用户任务 {node_id} 的 assignee 只能是 starter。",
+                      f"User task {node_id}: assignee may only be \"starter\".", element_id=node_id)
+    return {"name": element.get("name") or node_id, "role": role, "outcomes": outcomes,
+            "form": props.get("form") or None, "assignee": assignee}

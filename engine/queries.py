@@ -1,0 +1,200 @@
+"""What the inbox and item pages read. Lists come from `human_task` and `audit_event` rows,
+never from workflow JSON, so they stay cheap however many instances run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from db.models import (
+    ROLES,
+    TARGET_KINDS,
+    AuditEvent,
+    ContentItem,
+    HumanTask,
+    OrgUnit,
+    ProcessDefinition,
+    ProcessInstance,
+    RoleGrant,
+    User,
+)
+
+from .assignment import may_work
+from .duties import check_separation_of_duties
+from .exceptions import Forbidden, GovFlowError, NotFound
+from .forms import FORMS, REASON_REQUIRED
+
+ACTION_LABELS = {"start": ("发起", "started"), "claim": ("签收", "claimed"), "complete": ("办理", "completed"),
+                 "cancel": ("撤销", "cancelled"), "end": ("流程结束", "ended"), "publish": ("发布", "published"),
+                 "unassigned": ("无人可办理", "no holder")}
+PAGE_SIZE = 50
+
+
+@dataclass
+class TaskRow:
+    id: int
+    name: str
+    title: str
+    business_key: str
+    process_name: str
+    instance_id: int
+    created_at: datetime
+    started_by: str
+    unit: str
+    claimed_by_me: bool
+    outcome: str | None = None
+    completed_at: datetime | None = None
+
+
+@dataclass
+class HistoryRow:
+    at: datetime
+    actor: str
+    role: str | None
+    action: str
+    task_name: str | None
+    outcome_label: str | None
+    opinion: str | None
+
+
+@dataclass
+class TaskPage:
+    task: HumanTask
+    instance: ProcessInstance
+    process_name: str
+    content: ContentItem | None
+    target_label: str | None
+    history: list[HistoryRow]
+    outcomes: list[dict]
+    reason_required: list[str]
+    form_fields: list = field(default_factory=list)
+    form_values: dict = field(default_factory=dict)
+    refusal: GovFlowError | None = None
+    unit_name: str = ""
+    starter_name: str = ""
+
+
+def _candidate_clause(user_id: int):
+    """Ready tasks assigned to the user, or unassigned ones in a (role, unit) the user holds."""
+    holds = exists().where(RoleGrant.user_id == user_id, RoleGrant.role == HumanTask.role,
+                           RoleGrant.org_unit_id == HumanTask.org_unit_id)
+    return and_(HumanTask.state == "ready",
+                or_(HumanTask.assignee_id == user_id, and_(HumanTask.assignee_id.is_(None), holds)))
+
+
+def _task_rows(session: Session, where, user_id: int, order, limit: int) -> list[TaskRow]:
+    starter = aliased(User)
+    query = (select(HumanTask, ProcessInstance.title, ProcessInstance.business_key, ProcessDefinition.name,
+                    starter.real_name, OrgUnit.name)
+             .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+             .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
+             .join(starter, starter.id == ProcessInstance.started_by_id)
+             .join(OrgUnit, OrgUnit.id == ProcessInstance.org_unit_id)
+             .where(where).order_by(*order).limit(limit))
+    return [TaskRow(id=t.id, name=t.name, title=title, business_key=key, process_name=pname,
+                    instance_id=t.instance_id, created_at=t.created_at, started_by=sname, unit=uname,
+                    claimed_by_me=t.assignee_id == user_id, outcome=t.outcome, completed_at=t.completed_at)
+            for t, title, key, pname, sname, uname in session.execute(query)]
+
+
+def todo(session: Session, user_id: int, limit: int = PAGE_SIZE) -> list[TaskRow]:
+    """待办: my tasks and my groups' unclaimed tasks, oldest first."""
+    return _task_rows(session, _candidate_clause(user_id), user_id, [HumanTask.id], limit)
+
+
+def todo_count(session: Session, user_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(HumanTask).where(_candidate_clause(user_id))) or 0
+
+
+def done(session: Session, user_id: int, limit: int = PAGE_SIZE) -> list[TaskRow]:
+    """已办: tasks I completed, newest first."""
+    where = and_(HumanTask.completed_by_id == user_id, HumanTask.state == "completed")
+    return _task_rows(session, where, user_id, [HumanTask.completed_at.desc(), HumanTask.id.desc()], limit)
+
+
+def started(session: Session, user_id: int, limit: int = PAGE_SIZE) -> list[ProcessInstance]:
+    """我发起的: instances I started, newest first."""
+    return list(session.scalars(select(ProcessInstance).where(ProcessInstance.started_by_id == user_id)
+                                .order_by(ProcessInstance.id.desc()).limit(limit)))
+
+
+def history(session: Session, instance_id: int) -> list[HistoryRow]:
+    """Who did what, when, in which role, with which opinion."""
+    rows = []
+    for event in session.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance_id)
+                                 .order_by(AuditEvent.id)):
+        data = event.data or {}
+        rows.append(HistoryRow(at=event.occurred_at, actor=event.actor_name, role=event.role,
+                               action=event.action, task_name=event.task_name,
+                               outcome_label=data.get("outcome_label"), opinion=event.opinion))
+    return rows
+
+
+def _content(session: Session, instance: ProcessInstance) -> ContentItem | None:
+    kind, _, ident = instance.business_key.partition(":")
+    return session.get(ContentItem, int(ident)) if kind == "content" and ident.isdigit() else None
+
+
+def task_page(session: Session, task_id: int, user: User) -> TaskPage:
+    """Everything the task page shows; Forbidden unless the user may work the task."""
+    task = session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound(f"任务 {task_id} 不存在。", f"Task {task_id} does not exist.")
+    if not may_work(session, user, task):
+        raise Forbidden(f"您不是“{task.name}”的办理人，无权查看或办理此任务。",
+                        f"You are not a holder of \"{task.name}\" and may not see or work it.")
+    instance = session.get(ProcessInstance, task.instance_id)
+    info = instance.definition.task_info[task.bpmn_id]
+    content = _content(session, instance)
+    page = TaskPage(task=task, instance=instance, process_name=instance.definition.name, content=content,
+                    target_label=TARGET_KINDS.get(content.target_kind) if content else None,
+                    history=history(session, instance.id), outcomes=info["outcomes"],
+                    reason_required=[o["key"] for o in info["outcomes"] if o["key"] in REASON_REQUIRED],
+                    unit_name=session.get(OrgUnit, instance.org_unit_id).name,
+                    starter_name=session.get(User, instance.started_by_id).real_name)
+    if task.form_key and task.state == "ready":
+        form = FORMS[task.form_key]
+        page.form_fields, page.form_values = form.fields, form.prefill(session, instance)
+    if task.state == "ready":
+        try:
+            check_separation_of_duties(session, instance.id, user, task.role)
+        except Forbidden as refusal:
+            page.refusal = refusal
+    return page
+
+
+def may_view_instance(session: Session, user: User, instance: ProcessInstance) -> bool:
+    """Participants (starter, anyone who acted, current candidates), auditors and admins."""
+    if instance.started_by_id == user.id:
+        return True
+    if session.scalar(select(exists().where(RoleGrant.user_id == user.id, RoleGrant.role.in_(("auditor", "admin"))))):
+        return True
+    if session.scalar(select(exists().where(AuditEvent.instance_id == instance.id, AuditEvent.actor_id == user.id))):
+        return True
+    return any(may_work(session, user, t) for t in session.scalars(
+        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state == "ready")))
+
+
+def instance_page(session: Session, instance_id: int, user: User) -> dict:
+    instance = session.get(ProcessInstance, instance_id)
+    if instance is None:
+        raise NotFound(f"事项 {instance_id} 不存在。", f"Item {instance_id} does not exist.")
+    if not may_view_instance(session, user, instance):
+        raise Forbidden("您无权查看此事项。", "You may not see this item.")
+    content = _content(session, instance)
+    open_tasks = list(session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id,
+                                                              HumanTask.state == "ready")))
+    return {"instance": instance, "process_name": instance.definition.name, "content": content,
+            "target_label": TARGET_KINDS.get(content.target_kind) if content else None,
+            "history": history(session, instance.id), "open_tasks": open_tasks,
+            "unit_name": session.get(OrgUnit, instance.org_unit_id).name,
+            "starter_name": session.get(User, instance.started_by_id).real_name}
+
+
+def role_label(role: str | None, lang: str = "zh") -> str:
+    if not role:
+        return ""
+    return role if lang == "en" else ROLES.get(role, role)

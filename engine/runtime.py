@@ -1,0 +1,37 @@
+"""Everything a command needs, built once per process: sessions, clock, specs, handlers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.models import ProcessInstance
+from db.session import make_engine, make_session_factory
+from handlers.registry import Handler, registered_handlers
+
+from .clock import Clock
+from .specs import SpecCache
+from .timers import install_clock
+
+
+@dataclass
+class Runtime:
+    session_factory: sessionmaker[Session]
+    clock: Clock
+    specs: SpecCache = field(default_factory=SpecCache)
+    handlers: dict[str, Handler] = field(default_factory=registered_handlers)
+    # Business-object hooks by business-key prefix ("content:12" → "content"), run in the
+    # cancelling command's transaction so the object and the instance end together.
+    on_cancel: dict[str, Callable[[Session, ProcessInstance], None]] = field(default_factory=dict)
+
+
+def make_runtime(database_url: str | None = None, clock: Clock | None = None) -> Runtime:
+    """A runtime on the configured database (GOVFLOW_DATABASE_URL or the SQLite default)."""
+    from .content import on_content_cancelled
+
+    clock = clock or Clock()
+    install_clock(clock)
+    return Runtime(session_factory=make_session_factory(make_engine(database_url)), clock=clock,
+                   on_cancel={"content": on_content_cancelled})
