@@ -87,10 +87,10 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 @contextmanager
 def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A read-only session; whatever it staged is rolled back."""
+    """A read-only session. Closing ends its transaction (nothing staged is written) and, unlike
+    rollback(), leaves loaded attributes readable after the block."""
     session = factory()
     try:
         yield session
     finally:
-        session.rollback()
         session.close()

@@ -43,8 +43,12 @@ class DemoLogin:
     roles: list[str]
 
 
-def seed_demo(rt, password: str = DEMO_PASSWORD) -> list[DemoLogin]:
-    """Create (or find) the demo units and users; returns their logins."""
+def seed_demo(rt, password: str = DEMO_PASSWORD, password_hash: str | None = None) -> list[DemoLogin]:
+    """Create (or find) the demo units and users; returns their logins.
+
+    `password_hash` lets tests skip hashing the same password twelve times.
+    """
+    password_hash = password_hash or hash_password(password)
     with transaction(rt.session_factory) as session:
         units: dict[str, OrgUnit] = {}
         for name, level, parent in UNITS:
@@ -58,7 +62,7 @@ def seed_demo(rt, password: str = DEMO_PASSWORD) -> list[DemoLogin]:
         for username, real_name, home, grants in USERS:
             user = session.scalar(select(User).where(User.username == username))
             if user is None:
-                user = User(username=username, real_name=real_name, password_hash=hash_password(password),
+                user = User(username=username, real_name=real_name, password_hash=password_hash,
                             org_unit_id=units[home].id, active=True, created_at=rt.clock.now())
                 session.add(user)
                 session.flush()

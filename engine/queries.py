@@ -75,6 +75,7 @@ class TaskPage:
     refusal: GovFlowError | None = None
     unit_name: str = ""
     starter_name: str = ""
+    outcome_label: str | None = None
 
 
 def _candidate_clause(user_id: int):
@@ -88,7 +89,7 @@ def _candidate_clause(user_id: int):
 def _task_rows(session: Session, where, user_id: int, order, limit: int) -> list[TaskRow]:
     starter = aliased(User)
     query = (select(HumanTask, ProcessInstance.title, ProcessInstance.business_key, ProcessDefinition.name,
-                    starter.real_name, OrgUnit.name)
+                    starter.real_name, OrgUnit.name, ProcessDefinition.task_info)
              .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
              .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
              .join(starter, starter.id == ProcessInstance.started_by_id)
@@ -96,8 +97,17 @@ def _task_rows(session: Session, where, user_id: int, order, limit: int) -> list
              .where(where).order_by(*order).limit(limit))
     return [TaskRow(id=t.id, name=t.name, title=title, business_key=key, process_name=pname,
                     instance_id=t.instance_id, created_at=t.created_at, started_by=sname, unit=uname,
-                    claimed_by_me=t.assignee_id == user_id, outcome=t.outcome, completed_at=t.completed_at)
-            for t, title, key, pname, sname, uname in session.execute(query)]
+                    claimed_by_me=t.assignee_id == user_id, outcome=outcome_label(info, t),
+                    completed_at=t.completed_at)
+            for t, title, key, pname, sname, uname, info in session.execute(query)]
+
+
+def outcome_label(task_info: dict, task: HumanTask) -> str | None:
+    """The label the user clicked (通过, 退回修改…) for a completed task."""
+    if task.outcome is None:
+        return None
+    outcomes = task_info.get(task.bpmn_id, {}).get("outcomes", [])
+    return next((o["label"] for o in outcomes if o["key"] == task.outcome), task.outcome)
 
 
 def todo(session: Session, user_id: int, limit: int = PAGE_SIZE) -> list[TaskRow]:
@@ -149,7 +159,7 @@ def task_page(session: Session, task_id: int, user: User) -> TaskPage:
     instance = session.get(ProcessInstance, task.instance_id)
     info = instance.definition.task_info[task.bpmn_id]
     content = _content(session, instance)
-    page = TaskPage(task=task, instance=instance, process_name=instance.definition.name, content=content,
+    page = TaskPage(task=task, outcome_label=outcome_label(instance.definition.task_info, task), instance=instance, process_name=instance.definition.name, content=content,
                     target_label=TARGET_KINDS.get(content.target_kind) if content else None,
                     history=history(session, instance.id), outcomes=info["outcomes"],
                     reason_required=[o["key"] for o in info["outcomes"] if o["key"] in REASON_REQUIRED],

@@ -1,0 +1,85 @@
+"""The GovFlow web UI: `create_app(config)` builds the Flask app (tests pass a mapping)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask, g, redirect, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFProtect
+
+from db.models import CONTENT_STATUSES, ROLES
+from engine import make_runtime
+from engine.clock import to_shanghai
+from engine.queries import ACTION_LABELS, todo_count
+
+from . import auth, content, errors, inbox, instances, tasks
+from .config import from_environment
+from .i18n import current_lang, remember_lang, t
+
+csrf = CSRFProtect()
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app. `config` may hold GOVFLOW_RUNTIME (an engine Runtime) for tests."""
+    app = Flask(__name__)
+    app.config.update(from_environment() if config is None or "SECRET_KEY" not in config else {})
+    app.config.update(config or {})
+    runtime = app.config.get("GOVFLOW_RUNTIME") or make_runtime(app.config.get("GOVFLOW_DATABASE_URL"))
+    app.extensions["govflow"] = runtime
+
+    csrf.init_app(app)
+    auth.login_manager.init_app(app)
+    for blueprint in (auth.bp, inbox.bp, tasks.bp, content.bp, instances.bp, errors.bp):
+        app.register_blueprint(blueprint)
+
+    @app.before_request
+    def choose_language():
+        g.lang = current_lang()
+
+    app.after_request(remember_lang)
+
+    @app.context_processor
+    def template_helpers():
+        def nav_count():
+            if not current_user.is_authenticated:
+                return 0
+            from db.session import reading
+
+            with reading(runtime.session_factory) as session:
+                return todo_count(session, current_user.id)
+
+        return {"t": t, "lang": lambda: g.get("lang", "zh"), "role_label": _role_label,
+                "action_label": _action_label, "nav_count": nav_count, "status_label": _status_label}
+
+    app.add_template_filter(_local_time, "local")
+
+    @app.route("/")
+    def index():
+        return redirect(url_for("inbox.todo"))
+
+    return app
+
+
+def _local_time(value: datetime | None) -> str:
+    """Asia/Shanghai wall time, the way civil servants read it."""
+    return to_shanghai(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _role_label(role: str | None) -> str:
+    if not role:
+        return ""
+    return role if g.get("lang") == "en" else ROLES.get(role, role)
+
+
+def _action_label(action: str) -> str:
+    zh, en = ACTION_LABELS.get(action, (action, action))
+    return en if g.get("lang") == "en" else zh
+
+
+def _status_label(status: str) -> str:
+    key = f"content.{status}" if status in CONTENT_STATUSES else f"status.{status}"
+    try:
+        return t(key)
+    except KeyError:
+        return status

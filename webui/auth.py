@@ -1,0 +1,89 @@
+"""Logging in and out; who the current user is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import LoginManager, UserMixin, login_required, login_user, logout_user
+
+from db.models import ROLES, OrgUnit, User
+from db.session import reading
+from engine import authenticate
+from engine.accounts import roles_of
+
+from .i18n import t
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+
+
+@dataclass
+class CurrentUser(UserMixin):
+    """The logged-in person as the templates need them (no ORM object outlives a request)."""
+
+    id: int
+    username: str
+    real_name: str
+    unit_name: str
+    roles: list[str]
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def role_labels(self) -> str:
+        return "、".join(ROLES.get(r, r) for r in self.roles)
+
+
+def runtime():
+    return current_app.extensions["govflow"]
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> CurrentUser | None:
+    if not user_id.isdigit():
+        return None
+    with reading(runtime().session_factory) as session:
+        user = session.get(User, int(user_id))
+        if user is None or not user.active:
+            return None
+        unit = session.get(OrgUnit, user.org_unit_id)
+        roles = sorted({g.role for g in roles_of(session, user.id)})
+        return CurrentUser(user.id, user.username, user.real_name, unit.name, roles)
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    flash(t("login.required"), "error")
+    return redirect(url_for("auth.login", next=request.full_path))
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative paths: never redirect a login to another host."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("inbox.todo")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "POST":
+        with reading(runtime().session_factory) as session:
+            user = authenticate(session, request.form.get("username", ""), request.form.get("password", ""))
+            user_id = user.id if user else None
+        if user_id is not None:
+            login_user(load_user(str(user_id)))
+            return redirect(_safe_next(request.args.get("next")))
+        flash(t("login.failed"), "error")
+        return render_template("auth/login.html"), 401
+    return render_template("auth/login.html")
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    logout_user()
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,31 @@
+"""Configuration from the environment (tests pass a mapping to create_app instead)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _secret_key(instance_dir: Path) -> str:
+    """GOVFLOW_SECRET_KEY, else a random key kept in instance/ so sessions survive restarts."""
+    key = os.environ.get("GOVFLOW_SECRET_KEY")
+    if key:
+        return key
+    path = instance_dir / "secret_key"
+    if not path.exists():
+        instance_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def from_environment() -> dict:
+    instance_dir = Path(os.environ.get("GOVFLOW_INSTANCE_DIR", "instance"))
+    return {
+        "SECRET_KEY": _secret_key(instance_dir),
+        "GOVFLOW_DATABASE_URL": os.environ.get("GOVFLOW_DATABASE_URL"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    }

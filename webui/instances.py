@@ -1,0 +1,30 @@
+"""An item's page (its content, current step and history), and withdrawing it."""
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from db.models import User
+from db.session import reading
+from engine import Actor, cancel_instance, queries
+
+from .auth import runtime
+from .i18n import t
+
+bp = Blueprint("instances", __name__, url_prefix="/instances")
+
+
+@bp.route("/<int:instance_id>")
+@login_required
+def show(instance_id: int):
+    with reading(runtime().session_factory) as session:
+        page = queries.instance_page(session, instance_id, session.get(User, current_user.id))
+        return render_template("instances/show.html", page=page)
+
+
+@bp.route("/<int:instance_id>/cancel", methods=["POST"])
+@login_required
+def cancel(instance_id: int):
+    cancel_instance(runtime(), instance_id, Actor(current_user.id, client_addr=request.remote_addr),
+                    reason=request.form.get("reason", ""))
+    flash(t("cancel.flash"), "success")
+    return redirect(url_for("instances.show", instance_id=instance_id), 303)

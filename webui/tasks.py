@@ -1,0 +1,57 @@
+"""The task page and its actions: claim, complete (通过 / 退回 …)."""
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from db.models import User
+from db.session import reading
+from engine import Actor, InvalidInput, claim_task, complete_task, queries
+
+from .auth import runtime
+from .i18n import t
+
+bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+
+
+def _actor() -> Actor:
+    return Actor(current_user.id, client_addr=request.remote_addr)
+
+
+def _render(task_id: int, status: int = 200, values: dict | None = None, opinion: str = ""):
+    with reading(runtime().session_factory) as session:
+        user = session.get(User, current_user.id)
+        page = queries.task_page(session, task_id, user)  # Forbidden → 403 via errors blueprint
+        if values is not None:
+            page.form_values = {**page.form_values, **values}
+        return render_template("tasks/task.html", page=page, opinion=opinion), status
+
+
+@bp.route("/<int:task_id>")
+@login_required
+def show(task_id: int):
+    return _render(task_id)
+
+
+@bp.route("/<int:task_id>/claim", methods=["POST"])
+@login_required
+def claim(task_id: int):
+    claim_task(runtime(), task_id, _actor())
+    flash(t("claim.flash"), "success")
+    return redirect(url_for("tasks.show", task_id=task_id), 303)
+
+
+@bp.route("/<int:task_id>/complete", methods=["POST"])
+@login_required
+def complete(task_id: int):
+    outcome = request.form.get("outcome", "")
+    opinion = request.form.get("opinion", "")
+    form = {key: value for key, value in request.form.items() if key.startswith("field_")}
+    form = {key.removeprefix("field_"): value for key, value in form.items()}
+    try:
+        complete_task(runtime(), task_id, _actor(), outcome=outcome, opinion=opinion, form=form)
+    except InvalidInput as err:
+        # Show the page again with what the user typed, and the sentence that says what is wrong.
+        flash(err.localized(g.lang), "error")
+        return _render(task_id, status=400, values=form, opinion=opinion)
+    flash(t("done.flash"), "success")
+    return redirect(url_for("inbox.todo"), 303)
