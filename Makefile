@@ -1,0 +1,38 @@
+# GovFlow: the two commands are `make serve` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+
+.PHONY: install migrate seed serve test lint bench clean
+
+install: $(VENV)/.installed
+
+# Reinstalls whenever pyproject.toml (the pinned dependencies) changes.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+migrate: install
+	$(BIN)/govflow migrate
+
+seed: migrate
+	$(BIN)/govflow seed
+
+serve: seed
+	$(BIN)/govflow serve --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python bench/lifecycle.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache
