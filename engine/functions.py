@@ -2,7 +2,8 @@
 
 Timer expressions must yield ISO-8601 text for SpiffWorkflow, so these return ISO strings
 with the +08:00 offset (a naive string would take the server's zone; ENGINE_NOTES.md).
-The working-day calendar adds `add_working_days` here.
+The working-day calendar adds `add_working_days` here. Besides these functions an expression
+may read `now`: the instant (ISO text) of the command that evaluates it.
 """
 
 from datetime import datetime, timedelta

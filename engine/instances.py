@@ -53,7 +53,9 @@ def script_engine(rt, session: Session, row: ProcessInstance) -> SafeScriptEngin
                                 f"Service task \"{operation_name}\" failed: {err}") from err
         return json.dumps(result, ensure_ascii=False)
 
-    return SafeScriptEngine(functions=EXPRESSION_FUNCTIONS, service_caller=call_service)
+    # `now` is the command's clock time, so a timer reads e.g. add_hours(now, 12).
+    functions = {**EXPRESSION_FUNCTIONS, "now": rt.clock.now().isoformat()}
+    return SafeScriptEngine(functions=functions, service_caller=call_service)
 
 
 def new_workflow(rt, session: Session, definition: ProcessDefinition, row: ProcessInstance) -> BpmnWorkflow:
