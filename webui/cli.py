@@ -65,6 +65,22 @@ def _scheduler(rt, interval: float, stop: threading.Event) -> None:
             logging.getLogger("govflow.scheduler").exception("timer sweep failed")
 
 
+def cmd_sweep(args) -> int:
+    """Fire due timers once, or every N seconds until stopped (beside gunicorn in production)."""
+    from engine.sweep import fire_due_timers
+
+    rt = _runtime()
+    if not args.every:
+        print(f"已触发 {fire_due_timers(rt)} 个到期定时器。")
+        return 0
+    stop = threading.Event()
+    try:
+        _scheduler(rt, args.every, stop)
+    except KeyboardInterrupt:
+        stop.set()
+    return 0
+
+
 def cmd_serve(args) -> int:
     from webui import create_app
 
@@ -91,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     deploy.add_argument("--by", default="operator", help="部署人")
     deploy.add_argument("--note", default="", help="变更说明")
     deploy.set_defaults(func=cmd_deploy)
+    sweep = sub.add_parser("sweep", help="触发到期的定时器（--every N：每 N 秒一次，持续运行）")
+    sweep.add_argument("--every", type=float, default=0.0)
+    sweep.set_defaults(func=cmd_sweep)
     serve = sub.add_parser("serve", help="启动 Web 服务和定时器")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=5000)
