@@ -72,7 +72,7 @@ def parse_safely(data: bytes) -> etree._Element:
     try:
         root = etree.fromstring(data, _SAFE_PARSER)
     except etree.XMLSyntaxError as err:
-        raise _reject(f"流程图不是合法的 XML：{err.msg}（第 {err.lineno} 行）。",
+        raise _reject(f"流程图不是合法的 XML，第 {err.lineno} 行附近有语法错误。",
                       f"The diagram is not well-formed XML: {err.msg} (line {err.lineno}).") from None
     if root.getroottree().docinfo.doctype:
         raise _reject("流程图中不允许包含 DOCTYPE。", "A diagram may not contain a DOCTYPE.")
@@ -104,15 +104,25 @@ def build_parser(root: etree._Element, key: str):
         parser.add_bpmn_xml(root, filename=f"{key}.bpmn")
         spec = parser.get_spec(key)
         subprocess_specs = parser.get_subprocess_specs(key)
-    except ValidationException as err:
-        element = getattr(err, "id", None) or ""
-        raise _reject(f"流程图未通过 BPMN 校验：{_first_line(err)}（元素 {element}）。",
-                      f"The diagram failed BPMN validation: {_first_line(err)} (element {element}).",
-                      element_id=element or None) from None
-    except (etree.DocumentInvalid, etree.XMLSchemaError) as err:
-        raise _reject(f"流程图不符合 BPMN 2.0 规范：{_first_line(err)}。",
-                      f"The diagram does not conform to BPMN 2.0: {_first_line(err)}.") from None
+    except (ValidationException, etree.DocumentInvalid, etree.XMLSchemaError) as err:
+        line = getattr(err, "line_number", None)
+        element = getattr(err, "id", None) or _element_at_line(root, line)
+        where = f"元素 {element} " if element else (f"第 {line} 行的元素" if line else "流程图中的某个元素")
+        detail = _first_line(err)[:200]
+        raise _reject(f"{where}不符合 BPMN 2.0 规范或无法执行，请检查该元素的类型、位置和连线。",
+                      f"{'Element ' + element if element else 'An element'} does not conform to BPMN 2.0 "
+                      f"or cannot run: {detail}", element_id=element or None) from None
     return spec, subprocess_specs
+
+
+def _element_at_line(root: etree._Element, line) -> str | None:
+    """The id of the element (or its nearest owner) that starts on `line` of the file."""
+    if not isinstance(line, int) or line <= 0:
+        return None
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.sourceline == line:
+            return _owner_id(element)
+    return None
 
 
 def _first_line(err: Exception) -> str:
@@ -155,15 +165,28 @@ def _refuse_unknown_extensions(root) -> None:
 
 
 def _owner_id(element) -> str:
+    """The id an administrator can click on: the nearest enclosing BPMN element that is not an
+    event definition (bpmn-js gives those ids too) nor an extension of ours."""
     node = element
-    while node is not None and not node.get("id"):
+    while node is not None:
+        qname = etree.QName(node)
+        inner = qname.namespace != BPMN_NS or qname.localname.endswith("EventDefinition")
+        if node.get("id") and not inner:
+            return node.get("id")
         node = node.getparent()
-    return node.get("id") if node is not None else "?"
+    return "?"
+
+
+def _is_flow_node(element) -> bool:
+    if not isinstance(element.tag, str) or etree.QName(element).namespace != BPMN_NS:
+        return False
+    local = etree.QName(element).localname
+    return (local.endswith(("Task", "Event", "Gateway")) and not local.endswith("EventDefinition")) or local in (
+        "task", "subProcess", "callActivity", "transaction")
 
 
 def _check_size(process) -> None:
-    count = sum(1 for el in process.iter() if isinstance(el.tag, str) and el.get("id")
-                and etree.QName(el).localname not in ("sequenceFlow", "lane", "laneSet"))
+    count = sum(1 for el in process.iter() if _is_flow_node(el))
     if count > MAX_FLOW_NODES:
         raise _reject(f"流程包含 {count} 个节点，超过上限 {MAX_FLOW_NODES} 个，请拆分为子流程。",
                       f"The process has {count} elements, over the limit of {MAX_FLOW_NODES}; split it.")
@@ -213,19 +236,25 @@ def _check_timer(element, tag: str, expression: str) -> None:
     sample = {"now": datetime(2026, 1, 5, 1, 0, tzinfo=UTC).isoformat()}
     try:
         value = evaluate_expression(expression, sample, EXPRESSION_FUNCTIONS)
+    except (ExpressionFailed, ExpressionRejected) as err:
+        raise _reject(f"元素 {owner} 的定时器表达式“{expression}”无法计算：{err.message.rstrip('。')}。",
+                      f"The timer expression \"{expression}\" of element {owner} cannot be evaluated: "
+                      f"{err.message_en}", element_id=owner) from None
+    kind = {"timeDate": "日期时间", "timeDuration": "时长", "timeCycle": "循环周期"}[tag]
+    try:
         if not isinstance(value, str):
-            raise ValueError("not text")
+            raise TypeError(type(value).__name__)
         if tag == "timeDate":
             TimerEventDefinition.get_datetime(value)
         elif tag == "timeDuration":
             TimerEventDefinition.parse_time_or_duration(value)
         else:
             TimerEventDefinition.parse_iso_recurring_interval(value)
-    except (ExpressionFailed, ExpressionRejected, ValueError, TypeError, KeyError) as err:
-        detail = err.message if isinstance(err, ExpressionFailed | ExpressionRejected) else str(err)
-        raise _reject(f"元素 {owner} 的定时器表达式“{expression}”无法计算出 ISO-8601 时间：{detail}",
-                      f"The timer expression \"{expression}\" of element {owner} does not evaluate to "
-                      f"an ISO-8601 time: {detail}", element_id=owner) from None
+    except Exception as err:  # SpiffWorkflow's ISO parsers raise bare Exception("Invalid duration")
+        raise _reject(f"元素 {owner} 的定时器表达式“{expression}”的结果不是合法的 ISO-8601 {kind}"
+                      f"（例如 'P30D' 或 add_calendar_days(now, 30)）。",
+                      f"The timer expression \"{expression}\" of element {owner} does not yield an ISO-8601 "
+                      f"{tag} ({err}).", element_id=owner) from None
 
 
 def _collect_tasks(process, lane_roles, handlers: set[str], diagram: ParsedDiagram) -> None:
