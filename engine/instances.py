@@ -80,7 +80,8 @@ def save(rt, session: Session, loaded: Loaded) -> None:
     """Write the workflow back under the optimistic lock, then sync the inbox rows."""
     row, workflow = loaded.row, loaded.workflow
     now = rt.clock.now()
-    status = "completed" if workflow.is_completed() else row.status
+    # A cancelled workflow also reports itself completed: only a running instance can complete.
+    status = "completed" if row.status == "running" and workflow.is_completed() else row.status
     values = {"state": dump_workflow(workflow), "version": loaded.version + 1, "status": status,
               "next_timer_at": next_due(workflow)}
     if status == "completed" and row.ended_at is None:
