@@ -9,6 +9,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 
 from db.models import CONTENT_STATUSES, ROLES
+from db.session import reading
 from engine import make_runtime
 from engine.clock import to_shanghai
 from engine.queries import ACTION_LABELS, todo_count
@@ -44,8 +45,6 @@ def create_app(config: dict | None = None) -> Flask:
         def nav_count():
             if not current_user.is_authenticated:
                 return 0
-            from db.session import reading
-
             with reading(runtime.session_factory) as session:
                 return todo_count(session, current_user.id)
 
