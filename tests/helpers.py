@@ -1,0 +1,49 @@
+"""Small readers shared by engine tests (no commits, no engine calls)."""
+
+from sqlalchemy import func, select
+
+from db.models import AuditEvent, ContentItem, HumanTask, ProcessInstance
+from db.session import reading
+from engine import submit_content
+
+
+def submit(rt, actor, *, kind="portal_column", title="关于开展校园安全检查的通知") -> int:
+    return submit_content(rt, actor, title=title, body="各学校：请于本周完成自查。", target_kind=kind,
+                          target_name="通知公告" if kind == "portal_column" else "区教育发布")
+
+
+def ready(rt, instance_id: int) -> dict[str, HumanTask]:
+    """The instance's open tasks by BPMN id."""
+    with reading(rt.session_factory) as session:
+        return {t.bpmn_id: t for t in session.scalars(
+            select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.state == "ready"))}
+
+
+def task_id(rt, instance_id: int, bpmn_id: str) -> int:
+    return ready(rt, instance_id)[bpmn_id].id
+
+
+def snapshot(rt, instance_id: int) -> dict:
+    """Everything a command may change, to prove a refused or failed one changed nothing."""
+    with reading(rt.session_factory) as session:
+        row = session.get(ProcessInstance, instance_id)
+        item = session.get(ContentItem, int(row.business_key.partition(":")[2]))
+        return {
+            "state": row.state, "version": row.version, "status": row.status,
+            "tasks": sorted((t.id, t.bpmn_id, t.state, t.assignee_id, t.outcome) for t in session.scalars(
+                select(HumanTask).where(HumanTask.instance_id == instance_id))),
+            "events": session.scalar(select(func.count()).select_from(AuditEvent)
+                                     .where(AuditEvent.instance_id == instance_id)),
+            "item": (item.title, item.body, item.status, item.published_at),
+        }
+
+
+def item_of(rt, instance_id: int) -> ContentItem:
+    with reading(rt.session_factory) as session:
+        row = session.get(ProcessInstance, instance_id)
+        return session.get(ContentItem, int(row.business_key.partition(":")[2]))
+
+
+def instance(rt, instance_id: int) -> ProcessInstance:
+    with reading(rt.session_factory) as session:
+        return session.get(ProcessInstance, instance_id)
