@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-from sqlalchemy import exists, select
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, literal, select
+from sqlalchemy.orm import Session, aliased
 
 from db.models import HumanTask, OrgUnit, RoleGrant, User
 
-
-def ancestors(session: Session, unit_id: int) -> list[int]:
-    """`unit_id` and the units above it, nearest first."""
-    chain, current = [], session.get(OrgUnit, unit_id)
-    while current is not None and current.id not in chain:
-        chain.append(current.id)
-        current = session.get(OrgUnit, current.parent_id) if current.parent_id else None
-    return chain
+MAX_DEPTH = 20  # a guard against a cycle in a corrupted tree
 
 
 def resolve_scope(session: Session, role: str, unit_id: int) -> int | None:
-    """The nearest unit at or above `unit_id` where an active user holds `role`."""
-    for candidate in ancestors(session, unit_id):
-        held = session.scalar(select(exists().where(
-            RoleGrant.role == role, RoleGrant.org_unit_id == candidate,
-            RoleGrant.user_id == User.id, User.active.is_(True))))
-        if held:
-            return candidate
-    return None
+    """The nearest unit at or above `unit_id` where an active user holds `role` (one query)."""
+    chain = (select(OrgUnit.id, OrgUnit.parent_id, literal(0).label("depth"))
+             .where(OrgUnit.id == unit_id).cte("chain", recursive=True))
+    above = aliased(OrgUnit)
+    chain = chain.union_all(select(above.id, above.parent_id, chain.c.depth + 1)
+                            .where(above.id == chain.c.parent_id, chain.c.depth < MAX_DEPTH))
+    return session.scalar(
+        select(chain.c.id).join(RoleGrant, RoleGrant.org_unit_id == chain.c.id)
+        .join(User, User.id == RoleGrant.user_id)
+        .where(RoleGrant.role == role, User.active.is_(True))
+        .order_by(chain.c.depth).limit(1))
 
 
 def holds_role(session: Session, user: User, role: str, unit_id: int) -> bool:

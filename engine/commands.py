@@ -18,6 +18,7 @@ from .assignment import may_start, may_work
 from .duties import check_separation_of_duties
 from .exceptions import ConflictError, Forbidden, InvalidInput, NotFound
 from .forms import FORMS, check_outcome, clean_values, refuse_typename
+from .specs import CompiledDefinition
 
 MAX_TITLE = 300
 
@@ -37,19 +38,19 @@ def load_actor(session: Session, actor: Actor) -> User:
     return user
 
 
-def latest_definition(session: Session, key: str) -> ProcessDefinition:
-    definition = session.scalar(select(ProcessDefinition).where(ProcessDefinition.key == key)
-                                .order_by(ProcessDefinition.version.desc()).limit(1))
-    if definition is None:
+def latest_definition(rt, session: Session, key: str) -> CompiledDefinition:
+    definition_id = session.scalar(select(ProcessDefinition.id).where(ProcessDefinition.key == key)
+                                   .order_by(ProcessDefinition.version.desc()).limit(1))
+    if definition_id is None:
         raise NotFound(f"流程“{key}”尚未部署。", f"Process \"{key}\" has not been deployed.")
-    return definition
+    return rt.definitions.get(session, definition_id)
 
 
 def start_in_session(rt, session: Session, key: str, actor: Actor, *, title: str, business_key: str,
                      data: dict | None = None, opinion: str | None = None) -> ProcessInstance:
     """Start the newest version of `key` inside the caller's transaction (see start_process)."""
     user = load_actor(session, actor)
-    definition = latest_definition(session, key)
+    definition = latest_definition(rt, session, key)
     if not may_start(session, user, definition.start_role):
         raise Forbidden(f"您在本单位没有“{ROLES.get(definition.start_role, definition.start_role)}”角色，"
                         f"不能发起“{definition.name}”。",
@@ -61,7 +62,7 @@ def start_in_session(rt, session: Session, key: str, actor: Actor, *, title: str
     refuse_typename(data)
     now = rt.clock.now()
     # Inserted at version 0; the save below moves it to 1 under the same optimistic check.
-    row = ProcessInstance(definition=definition, definition_id=definition.id, status="running", state="",
+    row = ProcessInstance(definition_id=definition.id, status="running", state="",
                           version=0, business_key=business_key, title=title, org_unit_id=user.org_unit_id,
                           started_by_id=user.id, started_at=now)
     session.add(row)
@@ -73,7 +74,7 @@ def start_in_session(rt, session: Session, key: str, actor: Actor, *, title: str
                  instance_id=row.id, opinion=opinion, client_addr=actor.client_addr,
                  data={"definition": definition.key, "version": definition.version, "business_key": business_key})
     workflow.do_engine_steps()
-    instances.save(rt, session, instances.Loaded(row=row, workflow=workflow, version=0))
+    instances.save(rt, session, instances.Loaded(row=row, definition=definition, workflow=workflow, version=0))
     _record_end(rt, session, row, workflow)
     return row
 
@@ -134,7 +135,7 @@ def complete_task(rt, task_id: int, actor: Actor, *, outcome: str, opinion: str 
         user = load_actor(session, actor)
         task, loaded = _locked_task(rt, session, task_id)
         _authorize(session, user, task)
-        info = loaded.row.definition.task_info[task.bpmn_id]
+        info = loaded.definition.task_info[task.bpmn_id]
         chosen = check_outcome(info, outcome, opinion)
         if task.form_key:
             form_def = FORMS[task.form_key]

@@ -16,7 +16,7 @@ from SpiffWorkflow.task import TaskState
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from db.models import HumanTask, ProcessDefinition, ProcessInstance, User
+from db.models import HumanTask, ProcessInstance, User
 from handlers.registry import HandlerContext
 
 from . import audit
@@ -25,12 +25,14 @@ from .exceptions import ConflictError, HandlerFailed, NotFound
 from .expressions import SafeScriptEngine
 from .functions import EXPRESSION_FUNCTIONS
 from .serialization import dump_workflow, load_workflow
+from .specs import CompiledDefinition
 from .timers import next_due
 
 
 @dataclass
 class Loaded:
     row: ProcessInstance
+    definition: CompiledDefinition
     workflow: BpmnWorkflow
     version: int
 
@@ -58,9 +60,8 @@ def script_engine(rt, session: Session, row: ProcessInstance) -> SafeScriptEngin
     return SafeScriptEngine(functions=functions, service_caller=call_service)
 
 
-def new_workflow(rt, session: Session, definition: ProcessDefinition, row: ProcessInstance) -> BpmnWorkflow:
-    spec, subprocess_specs = rt.specs.get(definition)
-    return BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine(rt, session, row))
+def new_workflow(rt, session: Session, definition: CompiledDefinition, row: ProcessInstance) -> BpmnWorkflow:
+    return BpmnWorkflow(definition.spec, definition.subprocess_specs, script_engine=script_engine(rt, session, row))
 
 
 def load(rt, session: Session, instance_id: int) -> Loaded:
@@ -69,11 +70,11 @@ def load(rt, session: Session, instance_id: int) -> Loaded:
                          .with_for_update().execution_options(populate_existing=True))
     if row is None:
         raise NotFound(f"流程实例 {instance_id} 不存在。", f"Process instance {instance_id} does not exist.")
-    spec, subprocess_specs = rt.specs.get(row.definition)
-    workflow = load_workflow(row.state, spec, subprocess_specs)
+    definition = rt.definitions.get(session, row.definition_id)
+    workflow = load_workflow(row.state, definition.spec, definition.subprocess_specs)
     # The script engine is not serialized: it must be set again after every load.
     workflow.script_engine = script_engine(rt, session, row)
-    return Loaded(row=row, workflow=workflow, version=row.version)
+    return Loaded(row=row, definition=definition, workflow=workflow, version=row.version)
 
 
 def save(rt, session: Session, loaded: Loaded) -> None:
@@ -94,10 +95,10 @@ def save(rt, session: Session, loaded: Loaded) -> None:
                             "Someone else changed this item just now; nothing was saved. Reload and try again.")
     for key, value in values.items():
         setattr(row, key, value)
-    sync_human_tasks(rt, session, row, workflow)
+    sync_human_tasks(rt, session, row, loaded.definition.task_info, workflow)
 
 
-def sync_human_tasks(rt, session: Session, row: ProcessInstance, workflow: BpmnWorkflow) -> None:
+def sync_human_tasks(rt, session: Session, row: ProcessInstance, info: dict, workflow: BpmnWorkflow) -> None:
     """One `human_task` row per READY user task; rows whose task is gone are cancelled."""
     now = rt.clock.now()
     ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
@@ -107,7 +108,6 @@ def sync_human_tasks(rt, session: Session, row: ProcessInstance, workflow: BpmnW
         if spiff_id not in ready:
             open_row.state = "cancelled"
             open_row.completed_at = now
-    info = row.definition.task_info
     for spiff_id, task in ready.items():
         if spiff_id in open_rows:
             continue

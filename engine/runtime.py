@@ -12,7 +12,7 @@ from db.session import make_engine, make_session_factory
 from handlers.registry import Handler, registered_handlers
 
 from .clock import Clock
-from .specs import SpecCache
+from .specs import DefinitionCache
 from .timers import install_clock
 
 
@@ -20,7 +20,7 @@ from .timers import install_clock
 class Runtime:
     session_factory: sessionmaker[Session]
     clock: Clock
-    specs: SpecCache = field(default_factory=SpecCache)
+    definitions: DefinitionCache = field(default_factory=DefinitionCache)
     handlers: dict[str, Handler] = field(default_factory=registered_handlers)
     # Business-object hooks by business-key prefix ("content:12" → "content"), run in the
     # cancelling command's transaction so the object and the instance end together.

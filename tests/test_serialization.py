@@ -27,8 +27,8 @@ def test_a_blob_in_another_format_is_refused_before_anything_is_interpreted(sqli
     """The upstream 1.1 migration calls eval(): a crafted blob must never reach it."""
     instance_id = _submit(sqlite_rt, sqlite_users)
     with reading(sqlite_rt.session_factory) as session:
-        row = session.get(ProcessInstance, instance_id)
-        spec, subs = sqlite_rt.specs.get(row.definition)
+        compiled = sqlite_rt.definitions.get(session, session.get(ProcessInstance, instance_id).definition_id)
+        spec, subs = compiled.spec, compiled.subprocess_specs
     crafted = json.dumps({"serializer_version": "1.1", "spec": "__import__('os').system('id')"})
     with pytest.raises(GovFlowError, match="存储格式无法识别"):
         load_workflow(crafted, spec, subs)
@@ -45,12 +45,12 @@ def test_submitted_data_with_a_typename_key_is_refused(sqlite_rt, sqlite_users, 
 
 
 def test_state_round_trips_through_a_fresh_spec_cache(sqlite_rt, sqlite_users):
-    from engine.specs import SpecCache
+    from engine.specs import DefinitionCache
 
     instance_id = _submit(sqlite_rt, sqlite_users)
     with reading(sqlite_rt.session_factory) as session:
         row = session.get(ProcessInstance, instance_id)
-        spec, subs = SpecCache().get(row.definition)
-        workflow = load_workflow(row.state, spec, subs)
+        compiled = DefinitionCache().get(session, row.definition_id)
+        workflow = load_workflow(row.state, compiled.spec, compiled.subprocess_specs)
     ready = [t.task_spec.bpmn_id for t in workflow.get_tasks() if t.state == 16]  # TaskState.READY
     assert ready == ["review"]
