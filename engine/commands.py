@@ -86,18 +86,13 @@ def start_process(rt, key: str, actor: Actor, *, title: str, business_key: str,
         return start_in_session(rt, session, key, actor, title=title, business_key=business_key, data=data).id
 
 
-def _locked_task(rt, session: Session, task_id: int) -> tuple[HumanTask, instances.Loaded]:
-    instance_id = session.scalar(select(HumanTask.instance_id).where(HumanTask.id == task_id))
-    if instance_id is None:
-        raise NotFound(f"任务 {task_id} 不存在。", f"Task {task_id} does not exist.")
-    loaded = instances.load(rt, session, instance_id)
-    # Re-read the task now that the instance is locked: another command may have finished it.
-    task = session.scalar(select(HumanTask).where(HumanTask.id == task_id)
-                          .execution_options(populate_existing=True))
+def _ready_task(session: Session, task_id: int) -> tuple[HumanTask, ProcessInstance]:
+    """The locked task and its instance; ConflictError if someone already finished the task."""
+    row, task = instances.lock_task(session, task_id)
     if task.state != "ready":
         message = instances.describe_completion(session, task)
         raise ConflictError(f"{message}，您的操作未执行。", f"{message}; your action was not carried out.")
-    return task, loaded
+    return task, row
 
 
 def _authorize(session: Session, user: User, task: HumanTask) -> None:
@@ -115,7 +110,7 @@ def claim_task(rt, task_id: int, actor: Actor) -> None:
     """Take a group task so that only the actor sees and works it."""
     with transaction(rt.session_factory) as session:
         user = load_actor(session, actor)
-        task, loaded = _locked_task(rt, session, task_id)
+        task, _row = _ready_task(session, task_id)
         _authorize(session, user, task)
         if task.assignee_id == user.id:
             return
@@ -133,8 +128,10 @@ def complete_task(rt, task_id: int, actor: Actor, *, outcome: str, opinion: str 
     refuse_typename(form)
     with transaction(rt.session_factory) as session:
         user = load_actor(session, actor)
-        task, loaded = _locked_task(rt, session, task_id)
+        task, row = _ready_task(session, task_id)
         _authorize(session, user, task)
+        # Only now, with the lock held and the actor allowed, pay for rebuilding the workflow.
+        loaded = instances.rebuild(rt, session, row)
         info = loaded.definition.task_info[task.bpmn_id]
         chosen = check_outcome(info, outcome, opinion)
         if task.form_key:

@@ -70,6 +70,26 @@ def load(rt, session: Session, instance_id: int) -> Loaded:
                          .with_for_update().execution_options(populate_existing=True))
     if row is None:
         raise NotFound(f"流程实例 {instance_id} 不存在。", f"Process instance {instance_id} does not exist.")
+    return rebuild(rt, session, row)
+
+
+def lock_task(session: Session, task_id: int) -> tuple[ProcessInstance, HumanTask]:
+    """Lock a task's instance and the task in one statement, reading both as last committed.
+
+    On PostgreSQL a second caller waits here until the first commits, then sees its result;
+    on SQLite the command's BEGIN IMMEDIATE has already queued it behind the first.
+    """
+    found = session.execute(
+        select(ProcessInstance, HumanTask).join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
+        .where(HumanTask.id == task_id).with_for_update()
+        .execution_options(populate_existing=True)).one_or_none()
+    if found is None:
+        raise NotFound(f"任务 {task_id} 不存在。", f"Task {task_id} does not exist.")
+    return found[0], found[1]
+
+
+def rebuild(rt, session: Session, row: ProcessInstance) -> Loaded:
+    """The workflow of a locked instance row, ready to run."""
     definition = rt.definitions.get(session, row.definition_id)
     workflow = load_workflow(row.state, definition.spec, definition.subprocess_specs)
     # The script engine is not serialized: it must be set again after every load.
