@@ -15,6 +15,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import TaskState
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from db.models import HumanTask, ProcessInstance, User
 from handlers.registry import HandlerContext
@@ -113,8 +114,10 @@ def save(rt, session: Session, loaded: Loaded) -> None:
     if result.rowcount != 1:
         raise ConflictError("此事项刚刚被其他人办理，您的操作未保存，请刷新后重试。",
                             "Someone else changed this item just now; nothing was saved. Reload and try again.")
+    # The guarded UPDATE above already wrote these: record them as committed, so the ORM does
+    # not send the state a second time (without the version check) at flush.
     for key, value in values.items():
-        setattr(row, key, value)
+        set_committed_value(row, key, value)
     sync_human_tasks(rt, session, row, loaded.definition.task_info, workflow)
 
 
