@@ -6,7 +6,7 @@ import engine.audit
 import engine.instances
 from engine import complete_task
 from engine.exceptions import HandlerFailed
-from tests.helpers import item_of, ready, snapshot, submit, task_id
+from tests.helpers import instance, item_of, ready, snapshot, submit, task_id
 
 
 class Crash(RuntimeError):
@@ -17,8 +17,21 @@ def _crash(*_args, **_kwargs):
     raise Crash("simulated crash")
 
 
+def _crash_on(monkeypatch, action: str) -> None:
+    """engine.audit.record raises when the command records `action`: after the workflow advanced."""
+    real = engine.audit.record
+
+    def record(session, **kwargs):
+        if kwargs.get("action") == action:
+            raise Crash("simulated crash")
+        return real(session, **kwargs)
+
+    monkeypatch.setattr(engine.audit, "record", record)
+
+
 @pytest.mark.parametrize("where", ["sync_human_tasks", "audit_record", "dump_workflow"])
 def test_a_crash_after_the_workflow_advanced_changes_nothing(rt, users, monkeypatch, where):
+    """Whether the inbox sync, the audit write or the serialization fails, the review is still to do."""
     iid = submit(rt, users["zhangsan"])
     review = task_id(rt, iid, "review")
     before = snapshot(rt, iid)
@@ -27,14 +40,7 @@ def test_a_crash_after_the_workflow_advanced_changes_nothing(rt, users, monkeypa
     elif where == "dump_workflow":
         monkeypatch.setattr(engine.instances, "dump_workflow", _crash)
     else:
-        real = engine.audit.record
-
-        def record(session, **kwargs):
-            if kwargs.get("action") == "complete":
-                raise Crash("simulated crash")
-            return real(session, **kwargs)
-
-        monkeypatch.setattr(engine.audit, "record", record)
+        _crash_on(monkeypatch, "complete")
     with pytest.raises(Crash):
         complete_task(rt, review, users["lisi"], outcome="pass", opinion="同意")
     assert snapshot(rt, iid) == before
@@ -45,6 +51,7 @@ def test_a_crash_after_the_workflow_advanced_changes_nothing(rt, users, monkeypa
 
 
 def test_a_failing_publish_handler_rolls_the_sign_off_back(rt, users, monkeypatch):
+    """If the publishing system is down, the sign-off is not lost half-way: the signer can sign again."""
     iid = submit(rt, users["zhangsan"], kind="wechat")
     complete_task(rt, task_id(rt, iid, "review"), users["lisi"], outcome="pass")
     before = snapshot(rt, iid)
@@ -60,3 +67,114 @@ def test_a_failing_publish_handler_rolls_the_sign_off_back(rt, users, monkeypatc
     monkeypatch.undo()
     complete_task(rt, task_id(rt, iid, "sign"), users["wangwu"], outcome="pass")
     assert item_of(rt, iid).status == "published"
+
+
+def _counts(rt) -> dict:
+    """Rows of every table a command writes, to prove a crashed one left no trace anywhere."""
+    from sqlalchemy import func, select
+
+    from db.models import AuditEvent, ContentItem, HumanTask, ProcessInstance
+    from db.session import reading
+
+    with reading(rt.session_factory) as session:
+        return {model.__name__: session.scalar(select(func.count()).select_from(model))
+                for model in (AuditEvent, ContentItem, HumanTask, ProcessInstance)}
+
+
+def test_a_crash_after_a_revision_was_applied_keeps_the_old_text(rt, users, monkeypatch):
+    """The revised title and body are written with the step or not at all."""
+    iid = submit(rt, users["zhangsan"])
+    complete_task(rt, task_id(rt, iid, "review"), users["lisi"], outcome="return", opinion="请修改标题")
+    before = snapshot(rt, iid)
+    title = item_of(rt, iid).title
+    monkeypatch.setattr(engine.instances, "sync_human_tasks", _crash)
+    with pytest.raises(Crash):
+        complete_task(rt, task_id(rt, iid, "revise"), users["zhangsan"], outcome="resubmit",
+                      form={"title": "改后的标题", "body": "改后的正文。"})
+    assert snapshot(rt, iid) == before
+    assert (item_of(rt, iid).title, instance(rt, iid).title) == (title, title)
+
+    monkeypatch.undo()
+    complete_task(rt, task_id(rt, iid, "revise"), users["zhangsan"], outcome="resubmit",
+                  form={"title": "改后的标题", "body": "改后的正文。"})
+    assert item_of(rt, iid).title == "改后的标题" and set(ready(rt, iid)) == {"review"}
+
+
+@pytest.mark.parametrize("where", ["end_event", "sync_human_tasks"])
+def test_a_crash_after_the_publish_handler_ran_leaves_the_item_unpublished(rt, users, monkeypatch, where):
+    """The handler marked the item published in the command's transaction; the crash undoes it."""
+    iid = submit(rt, users["zhangsan"], kind="wechat")
+    complete_task(rt, task_id(rt, iid, "review"), users["lisi"], outcome="pass")
+    before = snapshot(rt, iid)
+    if where == "end_event":
+        _crash_on(monkeypatch, "end")
+    else:
+        monkeypatch.setattr(engine.instances, "sync_human_tasks", _crash)
+    with pytest.raises(Crash):
+        complete_task(rt, task_id(rt, iid, "sign"), users["wangwu"], outcome="pass")
+    assert snapshot(rt, iid) == before
+    assert (item_of(rt, iid).status, item_of(rt, iid).published_at) == ("in_review", None)
+
+    monkeypatch.undo()
+    complete_task(rt, task_id(rt, iid, "sign"), users["wangwu"], outcome="pass")
+    assert item_of(rt, iid).status == "published"
+
+
+def test_a_failing_publish_handler_after_the_egov_review_keeps_that_task_open(rt, users, monkeypatch):
+    """The centre's pass and the publication succeed together, or the centre's task stays open."""
+    iid = submit(rt, users["zhangsan"])
+    complete_task(rt, task_id(rt, iid, "review"), users["lisi"], outcome="pass")
+    complete_task(rt, task_id(rt, iid, "sign"), users["wangwu"], outcome="pass")
+    before = snapshot(rt, iid)
+
+    def broken(_params, _ctx):
+        raise RuntimeError("网站群系统返回 503")
+
+    monkeypatch.setitem(rt.handlers, "publish_content", broken)
+    with pytest.raises(HandlerFailed, match="网站群系统返回 503") as failed:
+        complete_task(rt, task_id(rt, iid, "egov_review"), users["sunqi"], outcome="pass")
+    assert failed.value.retryable
+    assert snapshot(rt, iid) == before and set(ready(rt, iid)) == {"egov_review"}
+
+    monkeypatch.undo()
+    complete_task(rt, task_id(rt, iid, "egov_review"), users["sunqi"], outcome="pass")
+    assert item_of(rt, iid).status == "published"
+
+
+def test_a_crash_while_submitting_leaves_no_half_created_item(rt, users, monkeypatch):
+    """The item, its instance, its first task and its 'start' event are created together or not at all."""
+    before = _counts(rt)
+    monkeypatch.setattr(engine.instances, "sync_human_tasks", _crash)
+    with pytest.raises(Crash):
+        submit(rt, users["zhangsan"])
+    assert _counts(rt) == before
+
+    monkeypatch.undo()
+    iid = submit(rt, users["zhangsan"])
+    assert set(ready(rt, iid)) == {"review"}
+
+
+def test_a_crash_while_withdrawing_leaves_the_item_under_review(rt, users, monkeypatch):
+    from engine import cancel_instance
+
+    iid = submit(rt, users["zhangsan"])
+    before = snapshot(rt, iid)
+    monkeypatch.setattr(engine.instances, "sync_human_tasks", _crash)
+    with pytest.raises(Crash):
+        cancel_instance(rt, iid, users["zhangsan"], reason="稿件重复")
+    assert snapshot(rt, iid) == before
+
+    monkeypatch.undo()
+    cancel_instance(rt, iid, users["zhangsan"], reason="稿件重复")
+    assert item_of(rt, iid).status == "cancelled" and ready(rt, iid) == {}
+
+
+def test_a_crash_while_claiming_leaves_the_task_unclaimed(rt, users, monkeypatch):
+    from engine import claim_task
+
+    iid = submit(rt, users["zhangsan"])
+    before = snapshot(rt, iid)
+    _crash_on(monkeypatch, "claim")
+    with pytest.raises(Crash):
+        claim_task(rt, task_id(rt, iid, "review"), users["lisi"])
+    assert snapshot(rt, iid) == before and ready(rt, iid)["review"].claimed_at is None
