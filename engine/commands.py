@@ -14,7 +14,7 @@ from db.models import ROLES, HumanTask, ProcessDefinition, ProcessInstance, User
 from db.session import transaction
 
 from . import audit, instances
-from .assignment import may_start, may_work
+from .assignment import holds_role_at_or_above, may_start, may_work
 from .duties import check_separation_of_duties
 from .exceptions import ConflictError, Forbidden, InvalidInput, NotFound
 from .forms import FORMS, check_outcome, clean_values, refuse_typename
@@ -134,9 +134,14 @@ def complete_task(rt, task_id: int, actor: Actor, *, outcome: str, opinion: str 
         loaded = instances.rebuild(rt, session, row)
         info = loaded.definition.task_info[task.bpmn_id]
         chosen = check_outcome(info, outcome, opinion)
+        values = {}
         if task.form_key:
             form_def = FORMS[task.form_key]
-            form_def.apply(session, loaded.row, clean_values(form_def, form))
+            values = clean_values(form_def, form)
+            form_def.apply(session, loaded.row, values)
+        elif form:
+            raise InvalidInput("此环节没有需要填写的表单，不能提交表单数据。",
+                               "This step has no form; form data cannot be submitted.")
         spiff_task = loaded.workflow.get_task_from_id(_uuid(task.spiff_task_id))
         if spiff_task is None or spiff_task.state != TaskState.READY:
             raise ConflictError("此任务在流程中已不可办理，请刷新。", "This task can no longer be worked; reload.")
@@ -149,7 +154,7 @@ def complete_task(rt, task_id: int, actor: Actor, *, outcome: str, opinion: str 
             task.assignee_id = user.id
         audit.record(session, now=now, action="complete", actor=user, role=task.role, instance_id=task.instance_id,
                      task=task, opinion=opinion, client_addr=actor.client_addr,
-                     data={"outcome": outcome, "outcome_label": chosen["label"], **({"form": form} if form else {})})
+                     data={"outcome": outcome, "outcome_label": chosen["label"], **({"form": values} if values else {})})
         session.flush()
         instances.save(rt, session, loaded)
         _record_end(rt, session, loaded.row, loaded.workflow)
@@ -169,11 +174,13 @@ def cancel_instance(rt, instance_id: int, actor: Actor, *, reason: str) -> None:
         user = load_actor(session, actor)
         loaded = instances.load(rt, session, instance_id)
         row = loaded.row
+        # Who may ask comes before what state it is in: an outsider learns nothing about the item.
+        is_admin = holds_role_at_or_above(session, user, "admin", row.org_unit_id)
+        if row.started_by_id != user.id and not is_admin:
+            raise Forbidden("只有发起人或本单位及上级单位的系统管理员可以撤销此事项。",
+                            "Only the starter or an administrator of the item's unit or above may cancel.")
         if row.status != "running":
             raise ConflictError("此事项已结束，不能撤销。", "This item has already ended and cannot be cancelled.")
-        is_admin = any(g.role == "admin" for g in user.grants)
-        if row.started_by_id != user.id and not is_admin:
-            raise Forbidden("只有发起人或系统管理员可以撤销此事项。", "Only the starter or an administrator may cancel.")
         loaded.workflow.cancel()
         now = rt.clock.now()
         row.status, row.ended_at, row.end_reason = "cancelled", now, reason

@@ -45,4 +45,4 @@ def registered_handlers() -> dict[str, Handler]:
     """Every handler, after importing the modules that define them."""
     from . import content  # noqa: F401  (registers on import)
 
-    return HANDLERS
+    return dict(HANDLERS)  # a copy per runtime: replacing one runtime's handler leaves others alone
