@@ -30,6 +30,8 @@ USERS = [
     ("zhengshi", "郑十", "某省", [("province_office", "某省")]),
     ("chenjing", "陈静", "某区", [("auditor", "某区")]),
     ("liuyang", "刘洋", "某区", [("admin", "某区")]),
+    # The working calendar is the same for the whole deployment: its administrator is at the top.
+    ("gaoyuan", "高远", "某省", [("admin", "某省")]),
     ("huanglei", "黄磊", "某街道办事处", [("editor", "某街道办事处"), ("reviewer", "某街道办事处")]),
     ("linfang", "林芳", "某街道办事处", [("signer", "某街道办事处")]),
 ]
@@ -46,7 +48,7 @@ class DemoLogin:
 def seed_demo(rt, password: str = DEMO_PASSWORD, password_hash: str | None = None) -> list[DemoLogin]:
     """Create (or find) the demo units and users; returns their logins.
 
-    `password_hash` lets tests skip hashing the same password twelve times.
+    `password_hash` lets tests skip hashing the same password for every user.
     """
     password_hash = password_hash or hash_password(password)
     with transaction(rt.session_factory) as session:

@@ -325,8 +325,11 @@ class SafeEnvironment(BasePythonScriptEngineEnvironment):
 class SafeScriptEngine(PythonScriptEngine):
     """PythonScriptEngine over a SafeEnvironment that lets GovFlow errors through unwrapped."""
 
-    def __init__(self, functions: Mapping[str, Callable] | None = None, service_caller: Callable | None = None):
+    def __init__(self, functions: Mapping[str, Callable] | None = None, service_caller: Callable | None = None,
+                 recorder=None):
         super().__init__(environment=SafeEnvironment(functions, service_caller))
+        # A DeadlineRecorder learns which task an expression belongs to (what a timer was computed from).
+        self.recorder = recorder
 
     def validate(self, expression):
         """Raise ExpressionRejected unless `expression` passes the allow-list."""
@@ -334,6 +337,8 @@ class SafeScriptEngine(PythonScriptEngine):
 
     def evaluate(self, task, expression, external_context=None):
         """Evaluate against the task's data; GovFlowError passes through so callers see our message."""
+        if self.recorder is not None:
+            self.recorder.current_task_id = str(task.id)
         try:
             return self.environment.evaluate(expression, task.data, external_context)
         except GovFlowError:
@@ -343,6 +348,9 @@ class SafeScriptEngine(PythonScriptEngine):
             raise
         except Exception as exc:
             raise WorkflowTaskException(f"Error evaluating expression '{expression}'", task=task, exception=exc) from exc
+        finally:
+            if self.recorder is not None:
+                self.recorder.current_task_id = None
 
     def execute(self, task, script, external_context=None):
         """Refuse the script with ExpressionRejected, unwrapped."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import TaskState
@@ -20,14 +21,15 @@ from sqlalchemy.orm.attributes import set_committed_value
 from db.models import HumanTask, ProcessInstance, User
 from handlers.registry import HandlerContext
 
-from . import audit
+from . import audit, deadlines
 from .assignment import resolve_scope
+from .calendar import calendar_for
+from .deadlines import DeadlineRecorder
 from .exceptions import ConflictError, HandlerFailed, NotFound
 from .expressions import SafeScriptEngine
-from .functions import EXPRESSION_FUNCTIONS
 from .serialization import dump_workflow, load_workflow
 from .specs import CompiledDefinition
-from .timers import next_due
+from .timers import next_due, waiting_timers
 
 
 @dataclass
@@ -56,9 +58,11 @@ def script_engine(rt, session: Session, row: ProcessInstance) -> SafeScriptEngin
                                 f"Service task \"{operation_name}\" failed: {err}") from err
         return json.dumps(result, ensure_ascii=False)
 
-    # `now` is the command's clock time, so a timer reads e.g. add_hours(now, 12).
-    functions = {**EXPRESSION_FUNCTIONS, "now": rt.clock.now().isoformat()}
-    return SafeScriptEngine(functions=functions, service_caller=call_service)
+    # `now` (alias `start`) is the command's clock time: a timer reads add_working_days(start, 5).
+    recorder = DeadlineRecorder(lambda: calendar_for(session, rt.roll_calendar_days))
+    instant = rt.clock.now().isoformat()
+    functions = {**recorder.functions(), "now": instant, "start": instant}
+    return SafeScriptEngine(functions=functions, service_caller=call_service, recorder=recorder)
 
 
 def new_workflow(rt, session: Session, definition: CompiledDefinition, row: ProcessInstance) -> BpmnWorkflow:
@@ -104,8 +108,10 @@ def save(rt, session: Session, loaded: Loaded) -> None:
     now = rt.clock.now()
     # A cancelled workflow also reports itself completed: only a running instance can complete.
     status = "completed" if row.status == "running" and workflow.is_completed() else row.status
+    had_timers = row.next_timer_at is not None
+    timers = waiting_timers(workflow)
     values = {"state": dump_workflow(workflow), "version": loaded.version + 1, "status": status,
-              "next_timer_at": next_due(workflow)}
+              "next_timer_at": next_due(timers)}
     if status == "completed" and row.ended_at is None:
         values["ended_at"] = now
     result = session.execute(update(ProcessInstance)
@@ -118,11 +124,18 @@ def save(rt, session: Session, loaded: Loaded) -> None:
     # not send the state a second time (without the version check) at flush.
     for key, value in values.items():
         set_committed_value(row, key, value)
-    sync_human_tasks(rt, session, row, loaded.definition.task_info, workflow)
+    due_by_task = deadlines.sync(session, row.id, workflow, getattr(workflow.script_engine, "recorder", None),
+                                 now, had_timers)
+    sync_human_tasks(rt, session, row, loaded.definition.task_info, workflow, due_by_task)
 
 
-def sync_human_tasks(rt, session: Session, row: ProcessInstance, info: dict, workflow: BpmnWorkflow) -> None:
-    """One `human_task` row per READY user task; rows whose task is gone are cancelled."""
+def sync_human_tasks(rt, session: Session, row: ProcessInstance, info: dict, workflow: BpmnWorkflow,
+                     due_by_task: dict[str, datetime] | None = None) -> None:
+    """One `human_task` row per READY user task; rows whose task is gone are cancelled.
+
+    `due_by_task` carries each task's boundary-timer deadline (a calendar correction moves it).
+    """
+    due_by_task = due_by_task or {}
     now = rt.clock.now()
     ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
     open_rows = {t.spiff_task_id: t for t in session.scalars(
@@ -132,10 +145,15 @@ def sync_human_tasks(rt, session: Session, row: ProcessInstance, info: dict, wor
             open_row.state = "cancelled"
             open_row.completed_at = now
     for spiff_id, task in ready.items():
+        due = due_by_task.get(spiff_id)
         if spiff_id in open_rows:
+            if due is not None and open_rows[spiff_id].due_at != due:
+                open_rows[spiff_id].due_at = due
             continue
         task_info = info[task.task_spec.bpmn_id]
-        session.add(_new_human_task(session, row, spiff_id, task.task_spec.bpmn_id, task_info, now))
+        new_row = _new_human_task(session, row, spiff_id, task.task_spec.bpmn_id, task_info, now)
+        new_row.due_at = due
+        session.add(new_row)
 
 
 def _new_human_task(session, row, spiff_id, bpmn_id, task_info, now) -> HumanTask:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,13 +26,19 @@ class Runtime:
     # Business-object hooks by business-key prefix ("content:12" → "content"), run in the
     # cancelling command's transaction so the object and the instance end together.
     on_cancel: dict[str, Callable[[Session, ProcessInstance], None]] = field(default_factory=dict)
+    # Policy: roll a calendar-day deadline that falls on a rest day to the next working day.
+    roll_calendar_days: bool = False
 
 
 def make_runtime(database_url: str | None = None, clock: Clock | None = None) -> Runtime:
-    """A runtime on the configured database (GOVFLOW_DATABASE_URL or the SQLite default)."""
+    """A runtime on the configured database (GOVFLOW_DATABASE_URL or the SQLite default).
+
+    GOVFLOW_ROLL_CALENDAR_DAYS=1 turns on rolling calendar-day deadlines off rest days.
+    """
     from .content import on_content_cancelled
 
     clock = clock or Clock()
     install_clock(clock)
     return Runtime(session_factory=make_session_factory(make_engine(database_url)), clock=clock,
-                   on_cancel={"content": on_content_cancelled})
+                   on_cancel={"content": on_content_cancelled},
+                   roll_calendar_days=os.environ.get("GOVFLOW_ROLL_CALENDAR_DAYS", "") in ("1", "true", "yes"))

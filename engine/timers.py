@@ -8,6 +8,7 @@ serialization because only ISO strings are stored.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
@@ -31,16 +32,37 @@ def install_clock(clock: Clock) -> None:
     spiff_timer.datetime = _ClockedDatetime
 
 
-def next_due(workflow) -> datetime | None:
-    """The earliest instant at which a waiting timer of `workflow` is due, if any."""
-    due = []
+@dataclass(frozen=True)
+class WaitingTimer:
+    task: object  # the SpiffWorkflow task waiting on the timer
+    task_id: str
+    bpmn_id: str
+    due: datetime
+
+
+def waiting_timers(workflow) -> list[WaitingTimer]:
+    """Every timer of `workflow` that is waiting, with the instant it is due."""
+    found = []
     for task in workflow.get_tasks(state=TaskState.WAITING):
-        value = task.internal_data.get("event_value")
-        if isinstance(value, str):
-            try:
-                due.append(spiff_timer.TimerEventDefinition.get_datetime(value))
-            except ValueError:
-                continue
-        elif isinstance(value, dict) and isinstance(value.get("next"), str):
-            due.append(datetime.fromisoformat(value["next"]))
-    return min(due) if due else None
+        if not isinstance(getattr(task.task_spec, "event_definition", None), spiff_timer.TimerEventDefinition):
+            continue
+        due = _due_of(task.internal_data.get("event_value"))
+        if due is not None:
+            found.append(WaitingTimer(task, str(task.id), task.task_spec.bpmn_id or task.task_spec.name, due))
+    return found
+
+
+def _due_of(value) -> datetime | None:
+    if isinstance(value, str):
+        try:
+            return spiff_timer.TimerEventDefinition.get_datetime(value)
+        except ValueError:
+            return None
+    if isinstance(value, dict) and isinstance(value.get("next"), str):
+        return datetime.fromisoformat(value["next"])
+    return None
+
+
+def next_due(timers: list[WaitingTimer]) -> datetime | None:
+    """The earliest instant at which one of `timers` is due, if any."""
+    return min((timer.due for timer in timers), default=None)

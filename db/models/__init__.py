@@ -2,11 +2,12 @@
 
 from .audit import AuditEvent
 from .base import Base, UTCDateTime
+from .calendar import OVERRIDE_KINDS, CalendarOverride
 from .content import CONTENT_STATUSES, TARGET_KINDS, ContentItem
 from .org import LEVELS, ROLES, OrgUnit, RoleGrant, User
-from .process import HumanTask, ProcessDefinition, ProcessInstance
+from .process import DEADLINE_RULES, Deadline, HumanTask, ProcessDefinition, ProcessInstance
 
 __all__ = [
-    "AuditEvent", "Base", "CONTENT_STATUSES", "ContentItem", "HumanTask", "LEVELS", "OrgUnit",
+    "AuditEvent", "Base", "CalendarOverride", "DEADLINE_RULES", "Deadline", "OVERRIDE_KINDS", "CONTENT_STATUSES", "ContentItem", "HumanTask", "LEVELS", "OrgUnit",
     "ProcessDefinition", "ProcessInstance", "ROLES", "RoleGrant", "TARGET_KINDS", "User", "UTCDateTime",
 ]

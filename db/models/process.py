@@ -78,3 +78,29 @@ class HumanTask(Base):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     instance: Mapped[ProcessInstance] = relationship()
+
+
+# How a deadline was computed, so a calendar correction can compute it again.
+DEADLINE_RULES = {
+    "working_days": "个工作日", "calendar_days": "个自然日", "calendar_days_rolled": "个自然日（遇节假日顺延）",
+    "hours": "小时", "minutes": "分钟", "fixed": "固定时间",
+}
+
+
+class Deadline(Base):
+    """One waiting timer of one instance: when it is due and what that was computed from."""
+
+    __tablename__ = "deadline"
+    __table_args__ = (Index("ix_deadline_open_rule", "state", "rule"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    spiff_task_id: Mapped[str] = mapped_column(String(36))
+    bpmn_id: Mapped[str] = mapped_column(String(120))
+    rule: Mapped[str] = mapped_column(String(24))
+    start_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    amount: Mapped[int | None] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(10))  # open, closed (fired or no longer waiting)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,186 @@
+"""Deadline rows: every waiting timer, what it was computed from, and recomputing them.
+
+A timer expression such as `add_working_days(start, 5)` is evaluated by SpiffWorkflow when the
+timer starts waiting. The command's DeadlineRecorder hands the expression the calendar
+vocabulary and remembers, per timer task, the rule, start and N behind the due instant. After
+the command, `sync` writes one `deadline` row per waiting timer; when an administrator
+corrects the calendar, `recompute_open` computes the open ones again, moves the timers inside
+the workflow state and audits each change, all in the correcting transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import Deadline, User
+
+from . import audit
+from .calendar import WorkingCalendar, add_hours, add_minutes
+from .clock import SHANGHAI
+from .timers import WaitingTimer, waiting_timers
+
+RECOMPUTED_RULES = ("working_days", "calendar_days_rolled")
+
+
+@dataclass(frozen=True)
+class Computation:
+    rule: str
+    start: datetime
+    amount: int
+    due: datetime
+
+
+def compute(calendar: WorkingCalendar, rule: str, start: datetime, amount: int) -> datetime:
+    """The due instant of `rule` from `start`: the one place a stored deadline is recomputed."""
+    if rule == "working_days":
+        return calendar.add_working_days(start, amount)
+    if rule in ("calendar_days", "calendar_days_rolled"):
+        return calendar.add_calendar_days(start, amount)
+    if rule == "hours":
+        return add_hours(start, amount)
+    if rule == "minutes":
+        return add_minutes(start, amount)
+    raise ValueError(f"unknown deadline rule {rule!r}")
+
+
+def _instant(value) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        raise TypeError("时间参数必须是日期时间")
+    if value.tzinfo is None:
+        raise TypeError("时间参数必须带时区")
+    return value
+
+
+def iso(instant: datetime) -> str:
+    """SpiffWorkflow wants timer values as ISO text; +08:00 so nothing depends on the server zone."""
+    return instant.astimezone(SHANGHAI).isoformat(timespec="seconds")
+
+
+class DeadlineRecorder:
+    """The calendar vocabulary of one command, remembering what each timer was computed from.
+
+    `calendar` is called at most once, and only if an expression uses the working-day
+    calendar, so a command without deadlines never reads the calendar tables.
+    """
+
+    def __init__(self, calendar: Callable[[], WorkingCalendar]):
+        self._calendar_source = calendar
+        self._calendar: WorkingCalendar | None = None
+        self.current_task_id: str | None = None  # set by the script engine around an evaluation
+        self.computed: dict[str, Computation] = {}
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        if self._calendar is None:
+            self._calendar = self._calendar_source()
+        return self._calendar
+
+    def _record(self, rule: str, start, amount) -> str:
+        start = _instant(start)
+        if self.calendar.roll_calendar_days and rule == "calendar_days":
+            rule = "calendar_days_rolled"
+        due = compute(self.calendar, rule, start, amount)
+        if self.current_task_id is not None:
+            # The outermost call finishes last, so a nested expression keeps its final step.
+            self.computed[self.current_task_id] = Computation(rule, start, amount, due)
+        return iso(due)
+
+    def functions(self) -> dict[str, Callable]:
+        return {
+            "add_working_days": lambda start, days: self._record("working_days", start, days),
+            "add_calendar_days": lambda start, days: self._record("calendar_days", start, days),
+            "add_hours": lambda start, hours: self._record("hours", start, hours),
+            "add_minutes": lambda start, minutes: self._record("minutes", start, minutes),
+        }
+
+
+def sync(session: Session, instance_id: int, workflow, recorder: DeadlineRecorder | None, now: datetime,
+         had_timers: bool) -> dict[str, datetime]:
+    """Write the `deadline` rows of one instance; returns {user task id: its earliest due}.
+
+    `had_timers` (the instance had a next timer before this command) lets a command on an
+    instance that never waits on a timer skip the query altogether.
+    """
+    timers = waiting_timers(workflow)
+    if not timers and not had_timers:
+        return {}
+    computed = recorder.computed if recorder else {}
+    open_rows = {row.spiff_task_id: row for row in session.scalars(
+        select(Deadline).where(Deadline.instance_id == instance_id, Deadline.state == "open"))}
+    waiting = {timer.task_id: timer for timer in timers}
+    for task_id, row in open_rows.items():
+        if task_id not in waiting:
+            row.state, row.closed_at = "closed", now
+    for task_id, timer in waiting.items():
+        row = open_rows.get(task_id)
+        if row is None:
+            how = computed.get(task_id)
+            session.add(Deadline(
+                instance_id=instance_id, spiff_task_id=task_id, bpmn_id=timer.bpmn_id,
+                rule=how.rule if how else "fixed", start_at=how.start if how else None,
+                amount=how.amount if how else None, due_at=timer.due, state="open", created_at=now))
+        elif row.due_at != timer.due:
+            row.due_at = timer.due
+    return task_due_dates(timers)
+
+
+def task_due_dates(timers: list[WaitingTimer]) -> dict[str, datetime]:
+    """A user task's due instant is its earliest waiting boundary timer."""
+    due: dict[str, datetime] = {}
+    for timer in timers:
+        parent = timer.task.parent
+        if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
+            continue
+        for sibling in parent.children:
+            if not isinstance(sibling.task_spec, BoundaryEvent):
+                key = str(sibling.id)
+                due[key] = min(due.get(key, timer.due), timer.due)
+    return due
+
+
+def recompute_open(rt, session: Session, calendar: WorkingCalendar, actor: User, reason: str) -> int:
+    """Move every open calendar-based deadline that `calendar` now puts elsewhere; returns how many.
+
+    Runs inside the caller's transaction: if one deadline can no longer be computed (a year
+    left uncovered) CalendarNotCovered aborts the whole correction.
+    """
+    from . import instances
+
+    rows = list(session.scalars(select(Deadline).where(Deadline.state == "open",
+                                                       Deadline.rule.in_(RECOMPUTED_RULES))
+                                .order_by(Deadline.instance_id, Deadline.id)))
+    moves: dict[int, list[tuple[Deadline, datetime]]] = {}
+    for row in rows:
+        new_due = compute(calendar, row.rule, row.start_at, row.amount)
+        if new_due != row.due_at:
+            moves.setdefault(row.instance_id, []).append((row, new_due))
+    for instance_id, changes in moves.items():
+        loaded = instances.load(rt, session, instance_id)
+        by_id = {str(task.id): task for task in loaded.workflow.get_tasks()}
+        for row, new_due in changes:
+            task = by_id.get(row.spiff_task_id)
+            if task is None:
+                continue
+            old_due = row.due_at
+            task.internal_data["event_value"] = iso(new_due)
+            audit.record(session, now=rt.clock.now(), actor=actor, role="admin", action="deadline_recomputed",
+                         instance_id=instance_id, org_unit_id=loaded.row.org_unit_id, opinion=reason,
+                         data={"task": row.bpmn_id, "rule": row.rule, "amount": row.amount,
+                               "start": iso(row.start_at), "old_due": iso(old_due), "new_due": iso(new_due)})
+        instances.save(rt, session, loaded)
+    return sum(len(changes) for changes in moves.values())
+
+
+def open_deadlines_of(session: Session, instance_id: int) -> list[Deadline]:
+    return list(session.scalars(select(Deadline).where(Deadline.instance_id == instance_id,
+                                                       Deadline.state == "open").order_by(Deadline.due_at)))
+
