@@ -33,6 +33,7 @@ test: lint
 
 bench: install
 	$(BIN)/python bench/lifecycle.py
+	$(BIN)/python bench/calendar.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -113,6 +113,10 @@ class WorkingCalendar:
 
     def day_info(self, day: date) -> DayInfo:
         self.require(day.year)
+        return self.describe(day)
+
+    def describe(self, day: date) -> DayInfo:
+        """What is known of `day` even in an uncovered year (weekends and overrides only there)."""
         override = self._overrides.get(day)
         if override is not None:
             return DayInfo(day, override.working, "override_work" if override.working else "override_rest",
@@ -124,6 +128,19 @@ class WorkingCalendar:
         if day.weekday() >= 5:
             return DayInfo(day, False, "weekend", "周" + WEEKDAY_NAMES[day.weekday()])
         return DayInfo(day, True, "workday", "")
+
+    def month_grid(self, year: int, month: int) -> list[list[DayInfo | None]]:
+        """The month as weeks Monday→Sunday, None outside the month (the admin page's grid)."""
+        first = date(year, month, 1)
+        day = first - timedelta(days=first.weekday())
+        weeks = []
+        while day.month == month or day < first:
+            week = []
+            for _ in range(7):
+                week.append(self.describe(day) if day.month == month else None)
+                day += timedelta(days=1)
+            weeks.append(week)
+        return weeks
 
     def is_working_day(self, day: date) -> bool:
         self.require(day.year)

@@ -47,6 +47,7 @@ class TaskRow:
     claimed_by_me: bool
     outcome: str | None = None
     completed_at: datetime | None = None
+    due_at: datetime | None = None
 
 
 @dataclass
@@ -98,7 +99,7 @@ def _task_rows(session: Session, where, user_id: int, order, limit: int) -> list
     return [TaskRow(id=t.id, name=t.name, title=title, business_key=key, process_name=pname,
                     instance_id=t.instance_id, created_at=t.created_at, started_by=sname, unit=uname,
                     claimed_by_me=t.assignee_id == user_id, outcome=outcome_label(info, t),
-                    completed_at=t.completed_at)
+                    completed_at=t.completed_at, due_at=t.due_at)
             for t, title, key, pname, sname, uname, info in session.execute(query)]
 
 

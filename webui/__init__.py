@@ -14,7 +14,7 @@ from engine import make_runtime
 from engine.clock import to_shanghai
 from engine.queries import ACTION_LABELS, todo_count
 
-from . import auth, content, errors, inbox, instances, tasks
+from . import auth, content, errors, inbox, instances, tasks, workcalendar
 from .config import from_environment
 from .i18n import current_lang, remember_lang, t
 
@@ -31,7 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     csrf.init_app(app)
     auth.login_manager.init_app(app)
-    for blueprint in (auth.bp, inbox.bp, tasks.bp, content.bp, instances.bp, errors.bp):
+    for blueprint in (auth.bp, inbox.bp, tasks.bp, content.bp, instances.bp, workcalendar.bp, errors.bp):
         app.register_blueprint(blueprint)
 
     @app.before_request
@@ -52,6 +52,7 @@ def create_app(config: dict | None = None) -> Flask:
                 "action_label": _action_label, "nav_count": nav_count, "status_label": _status_label}
 
     app.add_template_filter(_local_time, "local")
+    app.add_template_filter(_local_seconds, "local_seconds")
 
     @app.route("/")
     def index():
@@ -63,6 +64,10 @@ def create_app(config: dict | None = None) -> Flask:
 def _local_time(value: datetime | None) -> str:
     """Asia/Shanghai wall time, the way civil servants read it."""
     return to_shanghai(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _local_seconds(value: datetime | None) -> str:
+    return to_shanghai(value).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
 def _role_label(role: str | None) -> str:

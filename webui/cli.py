@@ -1,4 +1,4 @@
-"""`govflow`: the operator's command line (migrate, seed, deploy, serve)."""
+"""`govflow`: the operator's command line (migrate, seed, deploy, deadline, sweep, serve)."""
 
 from __future__ import annotations
 
@@ -55,6 +55,49 @@ def cmd_seed(_args) -> int:
     return 0
 
 
+def cmd_deadline(args) -> int:
+    """Print a due instant and how it was reached (the calendar in the database, if there is one)."""
+    from datetime import datetime
+
+    from engine.calendar import CalendarNotCovered, add_hours, add_minutes
+    from engine.calendar_store import current_calendar
+    from engine.clock import to_shanghai
+
+    try:
+        start = datetime.fromisoformat(args.start)
+    except ValueError:
+        print(f"无法识别的时间“{args.start}”，请写成 2025-01-24T10:00+08:00 的形式。", file=sys.stderr)
+        return 2
+    if start.tzinfo is None:
+        print("时间必须带时区，例如 2025-01-24T10:00+08:00。", file=sys.stderr)
+        return 2
+    calendar = current_calendar(_runtime())
+    try:
+        if args.working_days is not None:
+            explained = calendar.explain_working_days(start, args.working_days)
+            due = explained.due
+        elif args.calendar_days is not None:
+            due = calendar.add_calendar_days(start, args.calendar_days)
+        elif args.hours is not None:
+            due = add_hours(start, args.hours)
+        else:
+            due = add_minutes(start, args.minutes)
+    except CalendarNotCovered as err:
+        print(err.message, file=sys.stderr)
+        return 1
+    except ValueError as err:
+        print(str(err), file=sys.stderr)
+        return 2
+    print(f"起算时间：{to_shanghai(start):%Y-%m-%d %H:%M:%S}（北京时间，起算当日不计入）")
+    print(f"截止时间：{to_shanghai(due):%Y-%m-%d %H:%M:%S}（北京时间）  {due.isoformat()}")
+    if args.working_days is not None:
+        counted = "、".join(f"{d:%m-%d}" for d in explained.counted) or "无"
+        print(f"计入的工作日（{len(explained.counted)} 天）：{counted}")
+        skipped = "、".join(f"{info.day:%m-%d}（{info.name}）" for info in explained.skipped) or "无"
+        print(f"跳过的休息日（{len(explained.skipped)} 天）：{skipped}")
+    return 0
+
+
 def _scheduler(rt, interval: float, stop: threading.Event) -> None:
     from engine.sweep import fire_due_timers
 
@@ -107,6 +150,15 @@ def main(argv: list[str] | None = None) -> int:
     deploy.add_argument("--by", default="operator", help="部署人")
     deploy.add_argument("--note", default="", help="变更说明")
     deploy.set_defaults(func=cmd_deploy)
+    deadline = sub.add_parser("deadline", help="按法定工作日历计算期限，例如 deadline 2025-01-24T10:00+08:00 "
+                                                "--working-days 5")
+    deadline.add_argument("start", help="起算时间（ISO 格式，带时区）")
+    amount = deadline.add_mutually_exclusive_group(required=True)
+    amount.add_argument("--working-days", type=int, help="N 个工作日")
+    amount.add_argument("--calendar-days", type=int, help="N 个自然日")
+    amount.add_argument("--hours", type=int, help="N 小时")
+    amount.add_argument("--minutes", type=int, help="N 分钟")
+    deadline.set_defaults(func=cmd_deadline)
     sweep = sub.add_parser("sweep", help="触发到期的定时器（--every N：每 N 秒一次，持续运行）")
     sweep.add_argument("--every", type=float, default=0.0)
     sweep.set_defaults(func=cmd_sweep)

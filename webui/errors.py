@@ -32,6 +32,11 @@ def csrf_error(_err):
     return error_page(t("error.csrf"), 400)
 
 
+@bp.app_errorhandler(403)
+def forbidden(_err):
+    return error_page(t("error.403"), 403)
+
+
 @bp.app_errorhandler(404)
 def not_found(_err):
     return error_page(t("error.404"), 404)
