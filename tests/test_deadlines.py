@@ -181,3 +181,30 @@ def test_setting_a_day_twice_keeps_only_the_latest_in_force(sqlite_rt, sqlite_us
     assert [(o.day, o.kind, o.reason) for o in in_force] == [(date(2026, 4, 30), "work", "更正")]
     with reading(sqlite_rt.session_factory) as session:  # the first one is history, not deleted
         assert session.scalar(select(func.count()).select_from(CalendarOverride)) == 2
+
+
+def test_the_public_functions_honour_stored_overrides_when_given_a_session(sqlite_rt, sqlite_users):
+    from engine.calendar import add_working_days
+
+    start = datetime.fromisoformat("2026-04-28T10:00+08:00")
+    assert add_working_days(start, 2) == datetime.fromisoformat("2026-04-30T23:59:59+08:00")
+    set_day(sqlite_rt, sqlite_users["gaoyuan"].user_id, date(2026, 4, 30), working=False, name="放假", reason="通知")
+    with reading(sqlite_rt.session_factory) as session:
+        # 4/29=1, 4/30 now off, 5/1-5/5 off, 5/6=2.
+        assert add_working_days(start, 2, session=session) == datetime.fromisoformat("2026-05-06T23:59:59+08:00")
+    assert add_working_days(start, 2) == datetime.fromisoformat("2026-04-30T23:59:59+08:00")  # bundled data
+
+
+def test_under_the_rolling_policy_a_calendar_day_timer_is_rolled_and_recomputed(sqlite_rt, sqlite_users, clock):
+    sqlite_rt.roll_calendar_days = True
+    xml = FIXTURE.read_bytes().replace(b"add_working_days(start, 3)", b"add_calendar_days(start, 3)")
+    xml = xml.replace(b'id="working_day_deadline"', b'id="calendar_day_deadline"')
+    clock.set(TUESDAY_10AM)
+    deploy(sqlite_rt, xml, deployed_by="tests")
+    instance_id = start_process(sqlite_rt, "calendar_day_deadline", sqlite_users["zhangsan"], title="顺延",
+                                business_key="test:roll")
+    # 4/28 + 3 calendar days = 5/1, inside 劳动节 (5/1-5/5): rolled to Wed 5/6.
+    _, deadline, _ = _state(sqlite_rt, instance_id)
+    assert (deadline.rule, deadline.due_at) == ("calendar_days_rolled", shanghai_end_of("2026-05-06"))
+    set_day(sqlite_rt, sqlite_users["gaoyuan"].user_id, date(2026, 5, 5), working=True, name="上班", reason="测试")
+    assert _state(sqlite_rt, instance_id)[1].due_at == shanghai_end_of("2026-05-05")
