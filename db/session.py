@@ -9,6 +9,7 @@ in WAL mode, never wait for writers.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_SQLITE_PATH = Path("instance") / "govflow.db"
+
+log = logging.getLogger(__name__)
 
 
 def database_url() -> str:
@@ -71,18 +74,36 @@ def is_sqlite(session_or_engine) -> bool:
 
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A write transaction: commits when the block ends, rolls back on any exception."""
+    """A write transaction: commits when the block ends, rolls back on any exception.
+
+    Callables added with `after_commit(session, fn)` run once the commit succeeded and the
+    session is closed (e.g. handing a job to the broker): never for a rolled-back transaction.
+    """
     session = factory()
     try:
         # On SQLite take the write lock now (BEGIN IMMEDIATE); elsewhere a no-op option.
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
         yield session
         session.commit()
+        pending = session.info.pop(AFTER_COMMIT, [])
     except BaseException:
         session.rollback()
         raise
     finally:
         session.close()
+    for callback in pending:
+        try:
+            callback()
+        except Exception:  # the work is committed; whatever was to follow is retried by the sweep
+            log.exception("after-commit callback failed")
+
+
+AFTER_COMMIT = "govflow.after_commit"
+
+
+def after_commit(session: Session, callback) -> None:
+    """Run `callback` after this session's transaction commits (see `transaction`)."""
+    session.info.setdefault(AFTER_COMMIT, []).append(callback)
 
 
 @contextmanager

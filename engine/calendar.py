@@ -17,7 +17,7 @@ bundled data alone, so the module works with no database at all.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -141,6 +141,15 @@ class WorkingCalendar:
                 day += timedelta(days=1)
             weeks.append(week)
         return weeks
+
+    def previous_working_day(self, day: date) -> date:
+        """The last working day strictly before `day`."""
+        index = bisect_left(self._working, day.toordinal()) - 1
+        if index < 0:
+            raise CalendarNotCovered(day.year - 1)
+        found = date.fromordinal(self._working[index])
+        self._require_span(found.year, day.year)
+        return found
 
     def is_working_day(self, day: date) -> bool:
         self.require(day.year)

@@ -75,7 +75,6 @@ def start_in_session(rt, session: Session, key: str, actor: Actor, *, title: str
                  data={"definition": definition.key, "version": definition.version, "business_key": business_key})
     workflow.do_engine_steps()
     instances.save(rt, session, instances.Loaded(row=row, definition=definition, workflow=workflow, version=0))
-    _record_end(rt, session, row, workflow)
     return row
 
 
@@ -157,7 +156,6 @@ def complete_task(rt, task_id: int, actor: Actor, *, outcome: str, opinion: str 
                      data={"outcome": outcome, "outcome_label": chosen["label"], **({"form": values} if values else {})})
         session.flush()
         instances.save(rt, session, loaded)
-        _record_end(rt, session, loaded.row, loaded.workflow)
 
 
 def return_task(rt, task_id: int, actor: Actor, *, reason: str) -> None:
@@ -191,12 +189,6 @@ def cancel_instance(rt, instance_id: int, actor: Actor, *, reason: str) -> None:
         hook = rt.on_cancel.get(row.business_key.partition(":")[0])
         if hook:
             hook(session, row)
-
-
-def _record_end(rt, session: Session, row: ProcessInstance, workflow) -> None:
-    if workflow.is_completed():
-        audit.record(session, now=rt.clock.now(), action="end", instance_id=row.id, org_unit_id=row.org_unit_id,
-                     data={"end_event": workflow.last_task.task_spec.bpmn_name if workflow.last_task else None})
 
 
 def _uuid(value: str) -> UUID:

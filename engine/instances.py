@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import TaskState
 from sqlalchemy import select, update
@@ -21,12 +22,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 from db.models import HumanTask, ProcessInstance, User
 from handlers.registry import HandlerContext
 
-from . import audit, deadlines
+from . import audit, deadlines, jobs
 from .assignment import resolve_scope
 from .calendar import calendar_for
 from .deadlines import DeadlineRecorder
 from .exceptions import ConflictError, HandlerFailed, NotFound
 from .expressions import SafeScriptEngine
+from .notifications import reminder_instant
 from .serialization import dump_workflow, load_workflow
 from .specs import CompiledDefinition
 from .timers import next_due, waiting_timers
@@ -112,7 +114,8 @@ def save(rt, session: Session, loaded: Loaded) -> None:
     timers = waiting_timers(workflow)
     values = {"state": dump_workflow(workflow), "version": loaded.version + 1, "status": status,
               "next_timer_at": next_due(timers)}
-    if status == "completed" and row.ended_at is None:
+    ending = status == "completed" and row.ended_at is None
+    if ending:
         values["ended_at"] = now
     result = session.execute(update(ProcessInstance)
                              .where(ProcessInstance.id == row.id, ProcessInstance.version == loaded.version)
@@ -124,20 +127,33 @@ def save(rt, session: Session, loaded: Loaded) -> None:
     # not send the state a second time (without the version check) at flush.
     for key, value in values.items():
         set_committed_value(row, key, value)
-    due_by_task = deadlines.sync(session, row.id, workflow, getattr(workflow.script_engine, "recorder", None),
-                                 now, had_timers)
-    sync_human_tasks(rt, session, row, loaded.definition.task_info, workflow, due_by_task)
+    recorder = getattr(workflow.script_engine, "recorder", None)
+    due_by_task = deadlines.sync(session, row.id, workflow, recorder, now, had_timers)
+    sync_human_tasks(rt, session, row, loaded.definition.task_info, workflow, due_by_task,
+                     calendar=(lambda: recorder.calendar) if recorder else None)
+    jobs.queue_service_tasks(rt, session, row, workflow)
+    if ending:
+        audit.record(session, now=now, action="end", instance_id=row.id, org_unit_id=row.org_unit_id,
+                     data={"end_event": workflow.last_task.task_spec.bpmn_name if workflow.last_task else None})
 
 
 def sync_human_tasks(rt, session: Session, row: ProcessInstance, info: dict, workflow: BpmnWorkflow,
-                     due_by_task: dict[str, datetime] | None = None) -> None:
+                     due_by_task: dict[str, datetime] | None = None, calendar=None) -> None:
     """One `human_task` row per READY user task; rows whose task is gone are cancelled.
 
-    `due_by_task` carries each task's boundary-timer deadline (a calendar correction moves it).
+    `due_by_task` carries each task's boundary-timer deadline (a calendar correction moves it);
+    `calendar()` gives the calendar that places the reminder one working day before it.
     """
     due_by_task = due_by_task or {}
     now = rt.clock.now()
-    ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+    ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)
+             if not isinstance(t.task_spec, ServiceTask)}
+
+    def set_due(task_row: HumanTask, due: datetime) -> None:
+        task_row.due_at = due
+        source = calendar() if calendar else calendar_for(session, rt.roll_calendar_days)
+        task_row.remind_at = reminder_instant(source, due, task_row.created_at or now)
+
     open_rows = {t.spiff_task_id: t for t in session.scalars(
         select(HumanTask).where(HumanTask.instance_id == row.id, HumanTask.state == "ready"))}
     for spiff_id, open_row in open_rows.items():
@@ -148,11 +164,12 @@ def sync_human_tasks(rt, session: Session, row: ProcessInstance, info: dict, wor
         due = due_by_task.get(spiff_id)
         if spiff_id in open_rows:
             if due is not None and open_rows[spiff_id].due_at != due:
-                open_rows[spiff_id].due_at = due
+                set_due(open_rows[spiff_id], due)
             continue
         task_info = info[task.task_spec.bpmn_id]
         new_row = _new_human_task(session, row, spiff_id, task.task_spec.bpmn_id, task_info, now)
-        new_row.due_at = due
+        if due is not None:
+            set_due(new_row, due)
         session.add(new_row)
 
 

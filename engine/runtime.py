@@ -28,6 +28,17 @@ class Runtime:
     on_cancel: dict[str, Callable[[Session, ProcessInstance], None]] = field(default_factory=dict)
     # Policy: roll a calendar-day deadline that falls on a rest day to the next working day.
     roll_calendar_days: bool = False
+    # Hands a committed service job to whoever runs it: Celery in production (engine.celery_app);
+    # by default the job runs at once in this process, right after the command commits.
+    dispatcher: Callable[[int], None] | None = None
+
+    def dispatch(self, job_id: int) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher(job_id)
+        else:
+            from .jobs import run_service_job
+
+            run_service_job(self, job_id)
 
 
 def make_runtime(database_url: str | None = None, clock: Clock | None = None) -> Runtime:

@@ -4,10 +4,11 @@ from .audit import AuditEvent
 from .base import Base, UTCDateTime
 from .calendar import OVERRIDE_KINDS, CalendarOverride
 from .content import CONTENT_STATUSES, TARGET_KINDS, ContentItem
+from .jobs import NOTIFICATION_KINDS, Incident, Notification, ServiceJob
 from .org import LEVELS, ROLES, OrgUnit, RoleGrant, User
 from .process import DEADLINE_RULES, Deadline, HumanTask, ProcessDefinition, ProcessInstance
 
 __all__ = [
-    "AuditEvent", "Base", "CalendarOverride", "DEADLINE_RULES", "Deadline", "OVERRIDE_KINDS", "CONTENT_STATUSES", "ContentItem", "HumanTask", "LEVELS", "OrgUnit",
+    "AuditEvent", "Base", "CalendarOverride", "DEADLINE_RULES", "Deadline", "OVERRIDE_KINDS", "CONTENT_STATUSES", "ContentItem", "HumanTask", "Incident", "NOTIFICATION_KINDS", "Notification", "ServiceJob", "LEVELS", "OrgUnit",
     "ProcessDefinition", "ProcessInstance", "ROLES", "RoleGrant", "TARGET_KINDS", "User", "UTCDateTime",
 ]

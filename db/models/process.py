@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime
@@ -46,6 +46,8 @@ class ProcessInstance(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     end_reason: Mapped[str | None] = mapped_column(Text)
     next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # An open incident stops the sweep from firing this instance again until an admin retries.
+    has_incident: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     definition: Mapped[ProcessDefinition] = relationship()
 
@@ -57,6 +59,8 @@ class HumanTask(Base):
     __table_args__ = (
         Index("ix_human_task_candidates", "state", "role", "org_unit_id"),
         Index("ix_human_task_assignee", "assignee_id", "state"),
+        Index("ix_human_task_reminders", "state", "remind_at"),
+        Index("ix_human_task_overdue", "state", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -76,6 +80,10 @@ class HumanTask(Base):
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     outcome: Mapped[str | None] = mapped_column(String(40))
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Reminders (站内消息): when to warn before the deadline, and which warnings went out.
+    remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    overdue_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     instance: Mapped[ProcessInstance] = relationship()
 
