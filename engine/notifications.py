@@ -38,15 +38,15 @@ def nearest_holders(session: Session, role: str, unit_id: int) -> list[int]:
 def notify(rt, session: Session, user_ids, *, kind: str, title: str, body: str,
            instance_id: int | None = None, task_id: int | None = None) -> list[Notification]:
     """One notification per distinct recipient; channel deliveries run after the commit."""
-    from handlers.channels import deliver
+    from handlers.channels import enabled_channels
 
     now = rt.clock.now()
     rows = [Notification(user_id=user_id, kind=kind, title=title, body=body, instance_id=instance_id,
                          task_id=task_id, created_at=now) for user_id in dict.fromkeys(user_ids)]
     session.add_all(rows)
-    if rows:
+    if rows and enabled_channels():
         messages = [(row.user_id, title, body) for row in rows]
-        after_commit(session, lambda: deliver(rt.session_factory, messages))
+        after_commit(session, lambda: rt.deliver(messages))
     return rows
 
 

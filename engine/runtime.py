@@ -32,6 +32,17 @@ class Runtime:
     # by default the job runs at once in this process, right after the command commits.
     dispatcher: Callable[[int], None] | None = None
 
+    # Delivers notifications to the channels beyond the in-app inbox (e-mail…), after commit.
+    notifier: Callable[[list], None] | None = None
+
+    def deliver(self, messages: list) -> None:
+        if self.notifier is not None:
+            self.notifier(messages)
+        else:
+            from handlers.channels import deliver
+
+            deliver(self.session_factory, messages)
+
     def dispatch(self, job_id: int) -> None:
         if self.dispatcher is not None:
             self.dispatcher(job_id)
@@ -45,11 +56,19 @@ def make_runtime(database_url: str | None = None, clock: Clock | None = None) ->
     """A runtime on the configured database (GOVFLOW_DATABASE_URL or the SQLite default).
 
     GOVFLOW_ROLL_CALENDAR_DAYS=1 turns on rolling calendar-day deadlines off rest days.
+    With GOVFLOW_BROKER_URL set (or GOVFLOW_JOBS=celery) background jobs go to Celery;
+    otherwise they run in this process right after the command that queued them.
     """
     from .content import on_content_cancelled
 
     clock = clock or Clock()
     install_clock(clock)
-    return Runtime(session_factory=make_session_factory(make_engine(database_url)), clock=clock,
-                   on_cancel={"content": on_content_cancelled},
-                   roll_calendar_days=os.environ.get("GOVFLOW_ROLL_CALENDAR_DAYS", "") in ("1", "true", "yes"))
+    rt = Runtime(session_factory=make_session_factory(make_engine(database_url)), clock=clock,
+                 on_cancel={"content": on_content_cancelled},
+                 roll_calendar_days=os.environ.get("GOVFLOW_ROLL_CALENDAR_DAYS", "") in ("1", "true", "yes"))
+    if (os.environ.get("GOVFLOW_JOBS") or ("celery" if os.environ.get("GOVFLOW_BROKER_URL") else "")) == "celery":
+        from .celery_app import app, send_service_job
+
+        rt.dispatcher = send_service_job
+        rt.notifier = lambda messages: app.send_task("govflow.deliver_notifications", args=[messages])
+    return rt

@@ -97,6 +97,7 @@ def clock() -> ManualClock:
 
 def build_runtime(url: str, clock: ManualClock):
     rt = make_runtime(url, clock)
+    rt.dispatcher = rt.notifier = None  # jobs run in-process right after their command, whatever the env says
     deploy_directory(rt, PROCESSES, deployed_by="tests")
     seed_demo(rt, password_hash=DEMO_HASH)
     return rt

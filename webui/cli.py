@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
+import subprocess
 import sys
-import threading
+import time
 from pathlib import Path
 
 PROCESSES = Path(__file__).resolve().parent.parent / "processes"
@@ -98,45 +101,75 @@ def cmd_deadline(args) -> int:
     return 0
 
 
-def _scheduler(rt, interval: float, stop: threading.Event) -> None:
-    from engine.sweep import fire_due_timers
-
-    while not stop.wait(interval):
-        try:
-            fire_due_timers(rt)
-        except Exception:
-            logging.getLogger("govflow.scheduler").exception("timer sweep failed")
-
-
 def cmd_sweep(args) -> int:
-    """Fire due timers once, or every N seconds until stopped (beside gunicorn in production)."""
-    from engine.sweep import fire_due_timers
+    """One sweep now (timers, due jobs, reminders), or every N seconds without Celery."""
+    from engine.sweep import sweep
 
     rt = _runtime()
-    if not args.every:
-        print(f"已触发 {fire_due_timers(rt)} 个到期定时器。")
-        return 0
-    stop = threading.Event()
-    try:
-        _scheduler(rt, args.every, stop)
-    except KeyboardInterrupt:
-        stop.set()
+    while True:
+        result = sweep(rt)
+        print(f"已触发 {result.timers} 个到期定时器，重发 {result.jobs} 个后台任务，发送 {result.reminders} 条到期提醒。",
+              flush=True)
+        if not args.every:
+            return 0
+        try:
+            time.sleep(args.every)
+        except KeyboardInterrupt:
+            return 0
+
+
+def cmd_worker(args) -> int:
+    """A Celery worker (with --beat: also the scheduler; run exactly one beat per deployment)."""
+    from engine.celery_app import app, broker_url
+
+    argv = ["worker", "--loglevel", args.loglevel]
+    if broker_url().startswith("sqla+"):
+        argv += ["--pool", "solo"]  # the SQLite broker wants one consumer per process
+    else:
+        argv += ["--concurrency", str(args.concurrency)]
+    if args.beat:
+        schedule = Path(os.environ.get("GOVFLOW_INSTANCE_DIR", "instance")).resolve() / "celerybeat-schedule"
+        argv += ["--beat", "--schedule", str(schedule)]
+    app.worker_main(argv)
+    return 0
+
+
+def cmd_beat(args) -> int:
+    from engine.celery_app import app
+
+    schedule = Path(os.environ.get("GOVFLOW_INSTANCE_DIR", "instance")).resolve() / "celerybeat-schedule"
+    app.start(["beat", "--loglevel", args.loglevel, "--schedule", str(schedule)])
     return 0
 
 
 def cmd_serve(args) -> int:
+    """The embedded default: the web UI plus one Celery worker running beat, on a no-server broker."""
+    os.environ.setdefault("GOVFLOW_JOBS", "celery")
+    from engine.celery_app import broker_url
+
+    os.environ.setdefault("GOVFLOW_BROKER_URL", broker_url())
     from webui import create_app
 
     app = create_app()
-    stop = threading.Event()
-    threading.Thread(target=_scheduler, args=(app.extensions["govflow"], args.sweep_seconds, stop),
-                     daemon=True, name="govflow-timers").start()
-    print(f"GovFlow 已启动：http://{args.host}:{args.port}  （定时器每 {args.sweep_seconds:g} 秒检查一次）")
+    worker = subprocess.Popen([sys.executable, "-m", "webui.cli", "worker", "--beat"], env=os.environ.copy())
+    # A plain SIGTERM would end this process without stopping the worker: turn it into an exit.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print(f"GovFlow 已启动：http://{args.host}:{args.port}  （后台任务：Celery，代理 {_shown_broker()}，"
+          f"定时器每 {os.environ.get('GOVFLOW_SWEEP_SECONDS', '5')} 秒检查一次）", flush=True)
     try:
         app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
     finally:
-        stop.set()
+        worker.terminate()
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
     return 0
+
+
+def _shown_broker() -> str:
+    url = os.environ.get("GOVFLOW_BROKER_URL", "")
+    return url.split("@")[-1] if "@" in url else url
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,13 +192,20 @@ def main(argv: list[str] | None = None) -> int:
     amount.add_argument("--hours", type=int, help="N 小时")
     amount.add_argument("--minutes", type=int, help="N 分钟")
     deadline.set_defaults(func=cmd_deadline)
-    sweep = sub.add_parser("sweep", help="触发到期的定时器（--every N：每 N 秒一次，持续运行）")
+    sweep = sub.add_parser("sweep", help="触发到期定时器、重发到期后台任务、发送到期提醒（--every N：不用 Celery 时每 N 秒一次）")
     sweep.add_argument("--every", type=float, default=0.0)
     sweep.set_defaults(func=cmd_sweep)
-    serve = sub.add_parser("serve", help="启动 Web 服务和定时器")
+    worker = sub.add_parser("worker", help="启动 Celery 后台任务进程（--beat：同时运行定时调度，全系统只能有一个）")
+    worker.add_argument("--beat", action="store_true")
+    worker.add_argument("--concurrency", type=int, default=2)
+    worker.add_argument("--loglevel", default="INFO")
+    worker.set_defaults(func=cmd_worker)
+    beat = sub.add_parser("beat", help="启动 Celery 定时调度（全系统只运行一个）")
+    beat.add_argument("--loglevel", default="INFO")
+    beat.set_defaults(func=cmd_beat)
+    serve = sub.add_parser("serve", help="启动 Web 服务，以及内置代理上的 Celery 后台任务进程和定时调度")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=5000)
-    serve.add_argument("--sweep-seconds", type=float, default=30.0)
     serve.set_defaults(func=cmd_serve)
     args = parser.parse_args(argv)
     return args.func(args)
