@@ -8,6 +8,8 @@ commits them together with the instance state.
 
 from __future__ import annotations
 
+import importlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,7 +44,13 @@ def handler(name: str) -> Callable[[Handler], Handler]:
 
 
 def registered_handlers() -> dict[str, Handler]:
-    """Every handler, after importing the modules that define them."""
+    """Every handler, after importing the modules that define them.
+
+    GOVFLOW_HANDLER_MODULES (comma-separated module names) adds a deployment's own handlers.
+    """
     from . import content  # noqa: F401  (registers on import)
+
+    for module in filter(None, (m.strip() for m in os.environ.get("GOVFLOW_HANDLER_MODULES", "").split(","))):
+        importlib.import_module(module)
 
     return dict(HANDLERS)  # a copy per runtime: replacing one runtime's handler leaves others alone
