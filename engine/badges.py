@@ -37,6 +37,7 @@ def deadline_badge(calendar: WorkingCalendar, now: datetime, due: datetime) -> D
         shown = to_shanghai(due).strftime("%Y-%m-%d")
         return DeadlineBadge("unknown", f"{shown} 到期", f"Due {shown}", due)
     if left <= 0:
-        return DeadlineBadge("today", "今日到期", "Due today", due)
-    return DeadlineBadge("soon" if left == 1 else "ok", f"剩余 {left} 个工作日",
-                         f"{left} working day{'s' if left > 1 else ''} left", due)
+        return DeadlineBadge("today", "即将到期 · 今日到期", "Due today", due)
+    if left == 1:
+        return DeadlineBadge("soon", "即将到期 · 剩余 1 个工作日", "Due soon: 1 working day left", due)
+    return DeadlineBadge("ok", f"剩余 {left} 个工作日", f"{left} working days left", due)

@@ -15,21 +15,26 @@ from db.models import (
     AuditEvent,
     ContentItem,
     HumanTask,
+    Incident,
     OrgUnit,
     ProcessDefinition,
     ProcessInstance,
     RoleGrant,
+    ServiceJob,
     User,
 )
 
-from .assignment import may_work
+from .assignment import holds_role_at_or_above, may_work
 from .duties import check_separation_of_duties
 from .exceptions import Forbidden, GovFlowError, NotFound
 from .forms import FORMS, REASON_REQUIRED
 
 ACTION_LABELS = {"start": ("发起", "started"), "claim": ("签收", "claimed"), "complete": ("办理", "completed"),
                  "cancel": ("撤销", "cancelled"), "end": ("流程结束", "ended"), "publish": ("发布", "published"),
-                 "unassigned": ("无人可办理", "no holder")}
+                 "unassigned": ("无人可办理", "no holder"), "timer": ("期限到期", "deadline reached"),
+                 "service_failed": ("后台任务失败", "background job failed"), "incident": ("流程故障", "incident"),
+                 "incident_retry": ("故障重试", "incident retried"),
+                 "deadline_recomputed": ("期限按工作日历重算", "deadline recomputed")}
 PAGE_SIZE = 50
 
 
@@ -202,7 +207,35 @@ def instance_page(session: Session, instance_id: int, user: User) -> dict:
             "target_label": TARGET_KINDS.get(content.target_kind) if content else None,
             "history": history(session, instance.id), "open_tasks": open_tasks,
             "unit_name": session.get(OrgUnit, instance.org_unit_id).name,
-            "starter_name": session.get(User, instance.started_by_id).real_name}
+            "starter_name": session.get(User, instance.started_by_id).real_name,
+            "incident": session.scalar(select(Incident).where(Incident.instance_id == instance.id,
+                                                              Incident.resolved_at.is_(None)))}
+
+
+@dataclass
+class IncidentRow:
+    id: int
+    instance_id: int
+    title: str
+    unit: str
+    kind: str
+    step: str | None
+    error: str
+    created_at: datetime
+    attempts: int | None
+
+
+def open_incidents(session: Session, user: User) -> list[IncidentRow]:
+    """Open incidents of the items an administrator looks after (their unit and those below)."""
+    rows = session.execute(
+        select(Incident, ProcessInstance.title, ProcessInstance.org_unit_id, OrgUnit.name, ServiceJob.attempts)
+        .join(ProcessInstance, ProcessInstance.id == Incident.instance_id)
+        .join(OrgUnit, OrgUnit.id == ProcessInstance.org_unit_id)
+        .outerjoin(ServiceJob, ServiceJob.id == Incident.job_id)
+        .where(Incident.resolved_at.is_(None)).order_by(Incident.id.desc()).limit(500)).all()
+    return [IncidentRow(i.id, i.instance_id, title, unit, i.kind, i.bpmn_id, i.error, i.created_at, attempts)
+            for i, title, unit_id, unit, attempts in rows
+            if holds_role_at_or_above(session, user, "admin", unit_id)]
 
 
 def role_label(role: str | None, lang: str = "zh") -> str:

@@ -19,14 +19,14 @@ def test_working_days_left_across_labour_day():
     # From Tue 4/28: 4/29, 4/30, then 5/1-5/5 off, 5/6 is the third working day.
     badge = deadline_badge(calendar_for(), at("2026-04-28T10:00+08:00"), DUE)
     assert (badge.kind, badge.text_zh, badge.text_en) == ("ok", "剩余 3 个工作日", "3 working days left")
-    assert deadline_badge(calendar_for(), at("2026-04-30T10:00+08:00"), DUE).text_zh == "剩余 1 个工作日"
+    assert deadline_badge(calendar_for(), at("2026-04-30T10:00+08:00"), DUE).text_zh == "即将到期 · 剩余 1 个工作日"
     assert deadline_badge(calendar_for(), at("2026-04-30T10:00+08:00"), DUE).kind == "soon"
     # During the holiday the one working day left is still 5/6 itself: due that day.
-    assert deadline_badge(calendar_for(), at("2026-05-03T10:00+08:00"), DUE).text_zh == "剩余 1 个工作日"
+    assert deadline_badge(calendar_for(), at("2026-05-03T10:00+08:00"), DUE).text_zh == "即将到期 · 剩余 1 个工作日"
 
 
 def test_due_today_and_overdue():
-    assert deadline_badge(calendar_for(), at("2026-05-06T09:00+08:00"), DUE).text_zh == "今日到期"
+    assert deadline_badge(calendar_for(), at("2026-05-06T09:00+08:00"), DUE).text_zh == "即将到期 · 今日到期"
     late = deadline_badge(calendar_for(), at("2026-05-08T09:00+08:00"), DUE)
     assert (late.kind, late.text_zh) == ("overdue", "已超期 2 天")
     hours = at("2026-05-06T15:00+08:00")  # an elapsed-time deadline earlier the same day

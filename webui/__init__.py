@@ -10,11 +10,11 @@ from flask_wtf.csrf import CSRFProtect
 
 from db.models import CONTENT_STATUSES, ROLES
 from db.session import reading
-from engine import make_runtime
+from engine import make_runtime, notifications
 from engine.clock import to_shanghai
 from engine.queries import ACTION_LABELS, todo_count
 
-from . import auth, content, errors, inbox, instances, tasks, workcalendar
+from . import auth, content, errors, inbox, instances, notices, tasks, workcalendar
 from .config import from_environment
 from .i18n import current_lang, remember_lang, t
 
@@ -31,7 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     csrf.init_app(app)
     auth.login_manager.init_app(app)
-    for blueprint in (auth.bp, inbox.bp, tasks.bp, content.bp, instances.bp, workcalendar.bp, errors.bp):
+    for blueprint in (auth.bp, inbox.bp, tasks.bp, content.bp, instances.bp, workcalendar.bp, notices.bp, errors.bp):
         app.register_blueprint(blueprint)
 
     @app.before_request
@@ -48,8 +48,14 @@ def create_app(config: dict | None = None) -> Flask:
             with reading(runtime.session_factory) as session:
                 return todo_count(session, current_user.id)
 
+        def unread_count():
+            if not current_user.is_authenticated:
+                return 0
+            with reading(runtime.session_factory) as session:
+                return notifications.unread_count(session, current_user.id)
+
         return {"t": t, "lang": lambda: g.get("lang", "zh"), "role_label": _role_label,
-                "action_label": _action_label, "nav_count": nav_count, "status_label": _status_label}
+                "action_label": _action_label, "nav_count": nav_count, "unread_count": unread_count, "status_label": _status_label}
 
     app.add_template_filter(_local_time, "local")
     app.add_template_filter(_local_seconds, "local_seconds")

@@ -6,6 +6,8 @@ from flask_login import current_user, login_required
 from db.models import User
 from db.session import reading
 from engine import Actor, InvalidInput, claim_task, complete_task, queries
+from engine.badges import deadline_badge
+from engine.calendar import calendar_for
 
 from .auth import runtime
 from .i18n import t
@@ -23,7 +25,11 @@ def _render(task_id: int, status: int = 200, values: dict | None = None, opinion
         page = queries.task_page(session, task_id, user)  # Forbidden → 403 via errors blueprint
         if values is not None:
             page.form_values = {**page.form_values, **values}
-        return render_template("tasks/task.html", page=page, opinion=opinion), status
+        badge = None
+        if page.task.due_at is not None and page.task.state == "ready":
+            rt = runtime()
+            badge = deadline_badge(calendar_for(session, rt.roll_calendar_days), rt.clock.now(), page.task.due_at)
+        return render_template("tasks/task.html", page=page, opinion=opinion, badge=badge), status
 
 
 @bp.route("/<int:task_id>")
