@@ -34,6 +34,7 @@ test: lint
 bench: install
 	$(BIN)/python bench/lifecycle.py
 	$(BIN)/python bench/calendar.py
+	$(BIN)/python bench/timers.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

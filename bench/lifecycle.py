@@ -1,3 +1,4 @@
+# ruff: noqa: E402  (imports follow the sys.path repair below)
 """Lifecycle benchmark: durable engine throughput against bare SpiffWorkflow in memory.
 
 Prints figures and PASS/MISS against the targets; asserts nothing and exits 0 (run by
@@ -12,15 +13,21 @@ hits both sides of each ratio alike:
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path, and bench/calendar.py would hide
+# the standard library's `calendar` (SpiffWorkflow imports it): put the project root there.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [str(_HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
 import argparse
 import os
 import platform
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import sqlalchemy
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
