@@ -84,6 +84,8 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         # On SQLite take the write lock now (BEGIN IMMEDIATE); elsewhere a no-op option.
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
         yield session
+        for callback in session.info.pop(BEFORE_COMMIT, []):
+            callback()
         session.commit()
         pending = session.info.pop(AFTER_COMMIT, [])
     except BaseException:
@@ -99,6 +101,12 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 AFTER_COMMIT = "govflow.after_commit"
+BEFORE_COMMIT = "govflow.before_commit"
+
+
+def before_commit(session: Session, callback) -> None:
+    """Run `callback` inside the transaction just before it commits (e.g. writing staged rows)."""
+    session.info.setdefault(BEFORE_COMMIT, []).append(callback)
 
 
 def after_commit(session: Session, callback) -> None:

@@ -33,7 +33,7 @@ _USER_HOLDS_ABOVE = _holder_units(_CHAIN).where(User.id == bindparam("user_id"))
 
 def resolve_scope(session: Session, role: str, unit_id: int) -> int | None:
     """The nearest unit at or above `unit_id` where an active user holds `role` (one query)."""
-    return session.scalar(_NEAREST_HOLDER_UNIT, {"role": role, "unit_id": unit_id})
+    return session.connection().scalar(_NEAREST_HOLDER_UNIT, {"role": role, "unit_id": unit_id})
 
 
 def holds_role_at_or_above(session: Session, user: User, role: str, unit_id: int) -> bool:

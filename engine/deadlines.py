@@ -16,7 +16,7 @@ from datetime import datetime
 
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Deadline, User
@@ -114,22 +114,28 @@ def sync(session: Session, instance_id: int, workflow, recorder: DeadlineRecorde
     if not timers and not had_timers:
         return {}
     computed = recorder.computed if recorder else {}
-    open_rows = {row.spiff_task_id: row for row in session.scalars(
-        select(Deadline).where(Deadline.instance_id == instance_id, Deadline.state == "open"))}
+    conn = session.connection()  # Core straight to the connection: this runs in every timer command
+    open_rows = {spiff_id: (row_id, due_at) for row_id, spiff_id, due_at in conn.execute(
+        select(Deadline.id, Deadline.spiff_task_id, Deadline.due_at)
+        .where(Deadline.instance_id == instance_id, Deadline.state == "open"))}
     waiting = {timer.task_id: timer for timer in timers}
-    for task_id, row in open_rows.items():
-        if task_id not in waiting:
-            row.state, row.closed_at = "closed", now
+    closed = [row_id for task_id, (row_id, _) in open_rows.items() if task_id not in waiting]
+    if closed:
+        conn.execute(update(Deadline).where(Deadline.id.in_(closed)).values(state="closed", closed_at=now))
+    new_rows = []
     for task_id, timer in waiting.items():
-        row = open_rows.get(task_id)
-        if row is None:
-            how = computed.get(task_id)
-            session.add(Deadline(
-                instance_id=instance_id, spiff_task_id=task_id, bpmn_id=timer.bpmn_id,
-                rule=how.rule if how else "fixed", start_at=how.start if how else None,
-                amount=how.amount if how else None, due_at=timer.due, state="open", created_at=now))
-        elif row.due_at != timer.due:
-            row.due_at = timer.due
+        if task_id in open_rows:
+            row_id, due_at = open_rows[task_id]
+            if due_at != timer.due:
+                conn.execute(update(Deadline).where(Deadline.id == row_id).values(due_at=timer.due))
+            continue
+        how = computed.get(task_id)
+        new_rows.append({"instance_id": instance_id, "spiff_task_id": task_id, "bpmn_id": timer.bpmn_id,
+                         "rule": how.rule if how else "fixed", "start_at": how.start if how else None,
+                         "amount": how.amount if how else None, "due_at": timer.due, "state": "open",
+                         "created_at": now, "closed_at": None})
+    if new_rows:
+        conn.execute(insert(Deadline), new_rows)
     return task_due_dates(timers)
 
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -117,9 +117,10 @@ def save(rt, session: Session, loaded: Loaded) -> None:
     ending = status == "completed" and row.ended_at is None
     if ending:
         values["ended_at"] = now
-    result = session.execute(update(ProcessInstance)
-                             .where(ProcessInstance.id == row.id, ProcessInstance.version == loaded.version)
-                             .values(**values).execution_options(synchronize_session=False))
+    session.flush()  # whatever the command changed through the ORM goes first
+    result = session.connection().execute(update(ProcessInstance)
+                                          .where(ProcessInstance.id == row.id, ProcessInstance.version == loaded.version)
+                                          .values(**values))
     if result.rowcount != 1:
         raise ConflictError("此事项刚刚被其他人办理，您的操作未保存，请刷新后重试。",
                             "Someone else changed this item just now; nothing was saved. Reload and try again.")
@@ -143,37 +144,43 @@ def sync_human_tasks(rt, session: Session, row: ProcessInstance, info: dict, wor
 
     `due_by_task` carries each task's boundary-timer deadline (a calendar correction moves it);
     `calendar()` gives the calendar that places the reminder one working day before it.
+    Core statements, not the unit of work: this runs in every command, and one statement
+    for all changed rows of a kind is what keeps a command cheap.
     """
     due_by_task = due_by_task or {}
     now = rt.clock.now()
     ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)
              if not isinstance(t.task_spec, ServiceTask)}
 
-    def set_due(task_row: HumanTask, due: datetime) -> None:
-        task_row.due_at = due
+    def reminder(due: datetime, opened: datetime):
         source = calendar() if calendar else calendar_for(session, rt.roll_calendar_days)
-        task_row.remind_at = reminder_instant(source, due, task_row.created_at or now)
+        return reminder_instant(source, due, opened)
 
-    open_rows = {t.spiff_task_id: t for t in session.scalars(
-        select(HumanTask).where(HumanTask.instance_id == row.id, HumanTask.state == "ready"))}
-    for spiff_id, open_row in open_rows.items():
-        if spiff_id not in ready:
-            open_row.state = "cancelled"
-            open_row.completed_at = now
+    conn = session.connection()  # Core straight to the connection: no ORM layer on the hot path
+    open_rows = {spiff_id: (task_id, due_at, created_at) for task_id, spiff_id, due_at, created_at in conn.execute(
+        select(HumanTask.id, HumanTask.spiff_task_id, HumanTask.due_at, HumanTask.created_at)
+        .where(HumanTask.instance_id == row.id, HumanTask.state == "ready"))}
+    gone = [task_id for spiff_id, (task_id, _, _) in open_rows.items() if spiff_id not in ready]
+    if gone:
+        conn.execute(update(HumanTask).where(HumanTask.id.in_(gone)).values(state="cancelled", completed_at=now))
+    new_rows = []
     for spiff_id, task in ready.items():
         due = due_by_task.get(spiff_id)
         if spiff_id in open_rows:
-            if due is not None and open_rows[spiff_id].due_at != due:
-                set_due(open_rows[spiff_id], due)
+            task_id, due_at, created_at = open_rows[spiff_id]
+            if due is not None and due_at != due:
+                conn.execute(update(HumanTask).where(HumanTask.id == task_id)
+                             .values(due_at=due, remind_at=reminder(due, created_at)))
             continue
-        task_info = info[task.task_spec.bpmn_id]
-        new_row = _new_human_task(session, row, spiff_id, task.task_spec.bpmn_id, task_info, now)
-        if due is not None:
-            set_due(new_row, due)
-        session.add(new_row)
+        values = _new_human_task(session, row, spiff_id, task.task_spec.bpmn_id, info[task.task_spec.bpmn_id], now)
+        values["due_at"] = due
+        values["remind_at"] = reminder(due, now) if due is not None else None
+        new_rows.append(values)
+    if new_rows:
+        conn.execute(insert(HumanTask), new_rows)
 
 
-def _new_human_task(session, row, spiff_id, bpmn_id, task_info, now) -> HumanTask:
+def _new_human_task(session, row, spiff_id, bpmn_id, task_info, now) -> dict:
     role = task_info["role"]
     if task_info.get("assignee") == "starter":
         # REV-4: a returned item goes back to the person who submitted it.
@@ -186,9 +193,9 @@ def _new_human_task(session, row, spiff_id, bpmn_id, task_info, now) -> HumanTas
             scope = row.org_unit_id
             audit.record(session, now=now, action="unassigned", instance_id=row.id, role=role,
                          data={"task": bpmn_id}, org_unit_id=row.org_unit_id)
-    return HumanTask(instance_id=row.id, spiff_task_id=spiff_id, bpmn_id=bpmn_id, name=task_info["name"],
-                     role=role, org_unit_id=scope, assignee_id=assignee, state="ready",
-                     form_key=task_info.get("form"), created_at=now)
+    return {"instance_id": row.id, "spiff_task_id": spiff_id, "bpmn_id": bpmn_id, "name": task_info["name"],
+            "role": role, "org_unit_id": scope, "assignee_id": assignee, "state": "ready",
+            "form_key": task_info.get("form"), "created_at": now}
 
 
 def describe_completion(session: Session, task: HumanTask) -> str:
