@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from db.models import ROLES, OrgUnit, RoleGrant, User
+from db.models import ROLES, Asset, OrgUnit, RoleGrant, User
 from db.session import transaction
 
 from .accounts import hash_password
@@ -34,6 +34,15 @@ USERS = [
     ("gaoyuan", "高远", "某省", [("admin", "某省")]),
     ("huanglei", "黄磊", "某街道办事处", [("editor", "某街道办事处"), ("reviewer", "某街道办事处")]),
     ("linfang", "林芳", "某街道办事处", [("signer", "某街道办事处")]),
+]
+
+
+# (kind, name, platform, host unit, attributes): the sites and accounts the demo units run.
+ASSETS = [
+    ("website", "某区人民政府门户网站", None, "某区", {"domain": "www.mouqu.gov.cn", "identifier_code": "1101000001"}),
+    ("new_media", "区教育发布", "wechat", "区教育局", {}),
+    ("new_media", "某区教育", "weibo", "区教育局", {}),
+    ("new_media", "某街道发布", "wechat", "某街道办事处", {}),
 ]
 
 
@@ -74,4 +83,9 @@ def seed_demo(rt, password: str = DEMO_PASSWORD, password_hash: str | None = Non
                 if exists is None:
                     session.add(RoleGrant(user_id=user.id, role=role, org_unit_id=units[scope].id))
             logins.append(DemoLogin(username, real_name, home, [ROLES[r] for r, _ in grants]))
+        for kind, name, platform, unit, attributes in ASSETS:
+            if session.scalar(select(Asset.id).where(Asset.name == name)) is None:
+                now = rt.clock.now()
+                session.add(Asset(kind=kind, name=name, platform=platform, org_unit_id=units[unit].id, state="online",
+                                  attributes=attributes, created_at=now, updated_at=now))
         return logins

@@ -1,0 +1,82 @@
+"""The asset registry's own operations, and the handlers lifecycle diagrams call.
+
+An asset's state changes only here, inside a process instance's transaction, and every change
+leaves an `asset_event` naming the instance. The engine's start checks use the same counting
+(`approved_offlines`) as the diagram's check at approval, so both read OFF-2 alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import ASSET_STATES, VIOLATION_TYPES, Asset, AssetEvent, Violation
+
+from .registry import HandlerContext, handler
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def asset_for_key(session: Session, business_key: str, *, lock: bool = False) -> Asset:
+    """The asset of an `asset:<id>` business key; LookupError if there is none."""
+    kind, _, ident = (business_key or "").partition(":")
+    asset = None
+    if kind == "asset" and ident.isdigit():
+        query = select(Asset).where(Asset.id == int(ident))
+        asset = session.scalar(query.with_for_update() if lock else query)
+    if asset is None:
+        raise LookupError(f"找不到业务编号 {business_key} 对应的网站或账号")
+    return asset
+
+
+def transition(session: Session, asset: Asset, to_state: str, *, instance_id: int | None, now: datetime,
+               data: dict | None = None, note: str = "") -> AssetEvent:
+    """Move `asset` to `to_state` and record by which instance (the registry's history)."""
+    if to_state not in ASSET_STATES:
+        raise ValueError(f"未知的状态 {to_state}")
+    event = AssetEvent(asset_id=asset.id, from_state=asset.state, to_state=to_state, instance_id=instance_id,
+                       data=data, note=note, occurred_at=now)
+    asset.state, asset.updated_at = to_state, now
+    session.add(event)
+    return event
+
+
+def approved_offlines(session: Session, asset_id: int, year: int) -> int:
+    """OFF-2: approved temporary offlines of an asset in a calendar year (Beijing time); reports excluded."""
+    events = session.scalars(select(AssetEvent).where(AssetEvent.asset_id == asset_id, AssetEvent.to_state == "offline"))
+    return sum(1 for e in events
+               if e.occurred_at.astimezone(SHANGHAI).year == year and (e.data or {}).get("path") == "approval")
+
+
+@handler("set_asset_state")
+def set_asset_state(params: dict, ctx: HandlerContext) -> dict:
+    """Move the instance's asset to `state`; `path` (approval / force_majeure) is kept for OFF-2."""
+    asset = asset_for_key(ctx.session, ctx.business_key, lock=True)
+    data = {"path": params["path"]} if params.get("path") else None
+    transition(ctx.session, asset, params["state"], instance_id=ctx.instance_id, now=ctx.now, data=data)
+    return {"asset_id": asset.id, "state": asset.state}
+
+
+@handler("check_offline_quota")
+def check_offline_quota(params: dict, ctx: HandlerContext) -> dict:
+    """OFF-2: ok when the asset has not yet gone offline on an approval this calendar year."""
+    asset = asset_for_key(ctx.session, ctx.business_key, lock=True)
+    used = approved_offlines(ctx.session, asset.id, ctx.now.astimezone(SHANGHAI).year)
+    return {"ok": used == 0, "used": used}
+
+
+@handler("record_violation")
+def record_violation(params: dict, ctx: HandlerContext) -> dict:
+    """PEN-1: an entry of the violation register, against the instance's asset and its unit."""
+    if params["category"] not in VIOLATION_TYPES:
+        raise ValueError(f"未知的违规类型 {params['category']}")
+    asset = asset_for_key(ctx.session, ctx.business_key)
+    violation = Violation(asset_id=asset.id, org_unit_id=asset.org_unit_id, instance_id=ctx.instance_id,
+                          rule=params["rule"], category=params["category"], description=params["description"],
+                          recorded_at=ctx.now)
+    ctx.session.add(violation)
+    ctx.session.flush()
+    return {"violation_id": violation.id}
