@@ -4,6 +4,7 @@ Callers (the web UI, the CLI, Celery jobs) use these functions; each command is 
 transaction. See ../shared/DESIGN.md.
 """
 
+from . import assets as _assets  # noqa: F401  (registers the asset processes' task forms)
 from .accounts import authenticate
 from .clock import Clock, ManualClock
 from .commands import Actor, cancel_instance, claim_task, complete_task, return_task, start_process

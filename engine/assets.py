@@ -72,6 +72,7 @@ def start_temporary_offline(rt, actor: Actor, asset_id: int, *, path: str, reaso
                                    f"{asset.name} already went offline once in {year}; once a year at most (OFF-2).")
         title = f"{asset.name}{OFFLINE_PATHS[path]}"
         row = start_in_session(rt, session, OFFLINE_PROCESS, actor, title=title, business_key=asset_key(asset.id),
+                               opinion=f"{OFFLINE_REASONS.get(reason_kind, '不可抗力')}：{reason}",
                                data={"asset_id": asset.id, "asset_kind": asset.kind, "path": path,
                                      "reason_kind": reason_kind if path == "approval" else "force_majeure",
                                      "reason": reason})
@@ -95,3 +96,36 @@ def assets_of_unit(session: Session, unit_id: int) -> list[Asset]:
 
 def asset_history(session: Session, asset_id: int) -> list[AssetEvent]:
     return list(session.scalars(select(AssetEvent).where(AssetEvent.asset_id == asset_id).order_by(AssetEvent.id)))
+
+
+OVERSEEING_ROLES = ("district_office", "city_office", "province_office", "egov_center", "admin", "auditor")
+
+
+def may_view_asset(session: Session, user, asset: Asset) -> bool:
+    """The host unit's people, and the offices, administrators and auditors at or above it."""
+    from .assignment import holds_role_at_or_above
+
+    if user.org_unit_id == asset.org_unit_id:
+        return True
+    return any(holds_role_at_or_above(session, user, role, asset.org_unit_id) for role in OVERSEEING_ROLES)
+
+
+def asset_page(session: Session, asset_id: int, user) -> dict:
+    from db.models import Violation
+
+    asset = session.get(Asset, asset_id)
+    if asset is None:
+        raise NotFound(f"网站或账号 {asset_id} 不存在。", f"Asset {asset_id} does not exist.")
+    if not may_view_asset(session, user, asset):
+        raise Forbidden("您无权查看此网站或账号。", "You may not see this asset.")
+    instances = list(session.scalars(select(ProcessInstance).where(ProcessInstance.business_key == asset_key(asset.id))
+                                     .order_by(ProcessInstance.id.desc())))
+    return {"asset": asset, "history": asset_history(session, asset.id), "instances": instances,
+            "violations": list(session.scalars(select(Violation).where(Violation.asset_id == asset.id)
+                                               .order_by(Violation.id.desc()))),
+            "may_apply": asset.org_unit_id == user.org_unit_id and asset.state == "online"}
+
+
+def visible_assets(session: Session, user) -> list[Asset]:
+    return [a for a in session.scalars(select(Asset).order_by(Asset.org_unit_id, Asset.kind, Asset.id))
+            if may_view_asset(session, user, a)]

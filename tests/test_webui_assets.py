@@ -1,0 +1,52 @@
+"""网站与账号 in the web UI: the registry, an asset's page, applying for temporary offline (OFF-1)."""
+
+import re
+
+from sqlalchemy import select
+
+from db.models import Asset, ProcessInstance
+from db.session import reading
+
+
+def _asset_id(rt, name="区教育发布") -> int:
+    with reading(rt.session_factory) as session:
+        return session.scalar(select(Asset.id).where(Asset.name == name))
+
+
+def _instances(rt) -> int:
+    with reading(rt.session_factory) as session:
+        return len(session.scalars(select(ProcessInstance.id)).all())
+
+
+def test_the_host_unit_applies_for_temporary_offline_from_the_asset_page(client, auth, sqlite_rt):
+    auth.login("zhangsan")
+    html = client.get("/assets/").get_data(as_text=True)
+    assert "区教育发布" in html and "某街道发布" not in html  # another unit's account is not listed
+    asset_id = _asset_id(sqlite_rt)
+    page = client.get(f"/assets/{asset_id}").get_data(as_text=True)
+    assert "已上线" in page and 'data-testid="apply-offline"' in page
+
+    before = _instances(sqlite_rt)
+    refused = auth.post(f"/assets/{asset_id}/offline", {"path": "approval", "reason_kind": "rectification", "reason": ""})
+    assert "请填写下线原因" in client.get(refused.headers["Location"]).get_data(as_text=True)
+    assert _instances(sqlite_rt) == before
+
+    done = auth.post(f"/assets/{asset_id}/offline", {"path": "approval", "reason_kind": "rectification",
+                                                     "reason": "栏目内容全面整改"})
+    item = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "区教育发布申请临时下线" in item and "整改：栏目内容全面整改" in item
+    auth.logout()
+    auth.login("zhouba")
+    inbox = client.get("/inbox/").get_data(as_text=True)
+    assert "区政府办审核" in inbox and "区教育发布申请临时下线" in inbox
+
+
+def test_people_of_another_unit_cannot_open_the_asset(client, auth, sqlite_rt):
+    auth.login("huanglei")
+    assert client.get(f"/assets/{_asset_id(sqlite_rt)}").status_code == 403
+
+
+def test_the_district_office_sees_the_assets_of_the_units_below(client, auth, sqlite_rt):
+    auth.login("zhouba")
+    html = client.get("/assets/").get_data(as_text=True)
+    assert {"区教育发布", "某街道发布", "某区人民政府门户网站"} <= set(re.findall(r">([^<>]+)</a></td>", html))

@@ -1,0 +1,51 @@
+"""网站与账号: the asset registry, each asset's history, and applying for temporary offline."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from db.models import ASSET_KINDS, ASSET_STATES, PLATFORMS, VIOLATION_TYPES, OrgUnit, User
+from db.session import reading
+from engine import Actor, GovFlowError
+from engine.assets import OFFLINE_REASONS, asset_page, start_temporary_offline, visible_assets
+
+from .auth import runtime
+from .i18n import current_lang
+
+bp = Blueprint("assets", __name__, url_prefix="/assets")
+LABELS = {"kinds": ASSET_KINDS, "states": ASSET_STATES, "platforms": PLATFORMS, "violations": VIOLATION_TYPES,
+          "reasons": OFFLINE_REASONS}
+
+
+@bp.route("/")
+@login_required
+def index():
+    with reading(runtime().session_factory) as session:
+        assets = visible_assets(session, session.get(User, current_user.id))
+        units = {u.id: u.name for u in session.query(OrgUnit)}
+    return render_template("assets/index.html", assets=assets, units=units, labels=LABELS, tab="assets")
+
+
+@bp.route("/<int:asset_id>")
+@login_required
+def show(asset_id: int):
+    with reading(runtime().session_factory) as session:
+        page = asset_page(session, asset_id, session.get(User, current_user.id))
+        unit = session.get(OrgUnit, page["asset"].org_unit_id).name
+        return render_template("assets/show.html", page=page, unit=unit, labels=LABELS, tab="assets")
+
+
+@bp.route("/<int:asset_id>/offline", methods=["POST"])
+@login_required
+def apply_offline(asset_id: int):
+    try:
+        instance_id = start_temporary_offline(
+            runtime(), Actor(current_user.id, client_addr=request.remote_addr), asset_id,
+            path=request.form.get("path", ""), reason_kind=request.form.get("reason_kind", ""),
+            reason=request.form.get("reason", ""))
+    except GovFlowError as err:
+        flash(err.localized(current_lang()), "error")
+        return redirect(url_for("assets.show", asset_id=asset_id), 303)
+    flash("已提交，进入临时下线流程。" if current_lang() != "en" else "Submitted.", "success")
+    return redirect(url_for("instances.show", instance_id=instance_id), 303)
