@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import ASSET_KINDS, ASSET_STATES, Asset, AssetEvent, ProcessDefinition, ProcessInstance
+from db.models import ASSET_KINDS, ASSET_STATES, Asset, AssetEvent, ProcessInstance
 from db.session import transaction
 from handlers.assets import approved_offlines, asset_for_key
 
@@ -32,10 +32,24 @@ def asset_key(asset_id: int) -> str:
 
 
 def _open_lifecycle_instance(session: Session, asset_id: int) -> ProcessInstance | None:
-    return session.scalar(select(ProcessInstance).join(ProcessDefinition)
-                          .where(ProcessInstance.business_key == asset_key(asset_id),
-                                 ProcessInstance.status == "running",
-                                 ProcessDefinition.key == OFFLINE_PROCESS).limit(1))
+    """A running lifecycle request of the asset: one at a time (offline, closure, change…)."""
+    return session.scalar(select(ProcessInstance).where(ProcessInstance.business_key == asset_key(asset_id),
+                                                        ProcessInstance.status == "running").limit(1))
+
+
+def _host_asset(session: Session, user, asset_id: int) -> Asset:
+    """The asset, locked, when `user` belongs to its host unit and nothing else is in progress on it."""
+    asset = session.scalar(select(Asset).where(Asset.id == asset_id).with_for_update())
+    if asset is None:
+        raise NotFound(f"网站或账号 {asset_id} 不存在。", f"Asset {asset_id} does not exist.")
+    if asset.org_unit_id != user.org_unit_id:
+        raise Forbidden("只有主办单位可以为本单位的网站或账号提出申请。",
+                        "Only the host unit may apply for its own site or account.")
+    running = _open_lifecycle_instance(session, asset.id)
+    if running is not None:
+        raise ConflictError(f"“{asset.name}”已有一个正在办理的事项：{running.title}。",
+                            f"{asset.name} already has a request in progress.")
+    return asset
 
 
 def start_temporary_offline(rt, actor: Actor, asset_id: int, *, path: str, reason_kind: str, reason: str) -> int:
@@ -47,19 +61,12 @@ def start_temporary_offline(rt, actor: Actor, asset_id: int, *, path: str, reaso
         raise InvalidInput(f"请填写下线原因（不超过 {MAX_REASON} 个字）。", f"Give the reason (at most {MAX_REASON} characters).")
     with transaction(rt.session_factory) as session:
         user = load_actor(session, actor)
-        asset = session.scalar(select(Asset).where(Asset.id == asset_id).with_for_update())
-        if asset is None:
-            raise NotFound(f"网站或账号 {asset_id} 不存在。", f"Asset {asset_id} does not exist.")
-        if asset.org_unit_id != user.org_unit_id:
-            raise Forbidden("只有主办单位可以为本单位的网站或账号申请临时下线。",
-                            "Only the host unit may apply for its own site or account.")
+        asset = _host_asset(session, user, asset_id)
         if asset.kind not in ("website", "new_media", "app"):
             raise InvalidInput(f"{ASSET_KINDS[asset.kind]}不适用临时下线流程。", "This kind of asset has no temporary offline.")
         if asset.state != "online":
             raise ConflictError(f"“{asset.name}”当前状态为{ASSET_STATES[asset.state]}，只有已上线的网站或账号可以临时下线。",
                                 f"{asset.name} is not online.")
-        if _open_lifecycle_instance(session, asset.id) is not None:
-            raise ConflictError(f"“{asset.name}”已有一个正在办理的临时下线事项。", f"{asset.name} already has one in progress.")
         if path == "approval":
             if reason_kind not in OFFLINE_REASONS:
                 raise InvalidInput("请选择下线原因：整改或系统升级。", "Choose the reason: rectification or upgrade.")
@@ -79,15 +86,56 @@ def start_temporary_offline(rt, actor: Actor, asset_id: int, *, path: str, reaso
         return row.id
 
 
-def _apply_announcement(session: Session, instance: ProcessInstance, values: dict) -> None:
-    asset = asset_for_key(session, instance.business_key)
-    asset.attributes = {**(asset.attributes or {}), "offline_announcement": values}
+def _keep_on_asset(key: str):
+    """A form's values kept on the asset (the latest of each kind), e.g. its closure notice."""
+    def apply(session: Session, instance: ProcessInstance, values: dict) -> None:
+        asset = asset_for_key(session, instance.business_key)
+        asset.attributes = {**(asset.attributes or {}), key: values}
+    return apply
 
 
-register_form(Form("offline_announcement", [
+ANNOUNCEMENT_FIELDS = [
     Field("announced_where", "公告发布位置（网址或账号）", "Where the announcement is published", 300),
     Field("announcement", "公告内容", "Announcement", 2000, multiline=True),
-], apply=_apply_announcement))
+]
+register_form(Form("offline_announcement", ANNOUNCEMENT_FIELDS, apply=_keep_on_asset("offline_announcement")))
+register_form(Form("closure_notice", ANNOUNCEMENT_FIELDS, apply=_keep_on_asset("closure_notice")))
+register_form(Form("national_filing", [
+    Field("filing_reference", "报送系统中的备案或报告编号", "Reference in the national reporting system", 200),
+], apply=_keep_on_asset("national_filing")))
+register_form(Form("website_deregistration", [  # DEC-3
+    Field("icp", "ICP 备案注销回执", "ICP deregistration receipt", 200),
+    Field("label", "党政机关网站标识注销回执", "Party/government label deregistration receipt", 200),
+    Field("police_filing", "公安备案注销回执", "Public-security filing deregistration receipt", 200),
+    Field("domain", "域名注销回执", "Domain deregistration receipt", 200),
+], apply=_keep_on_asset("deregistration")))
+
+CLOSURE_PROCESS = "decommission"
+# DEC-1: the grounds on which a site or account may be closed.
+CLOSURE_GROUNDS = {"unmaintainable": "无力维护", "abolished": "主办单位撤销或合并", "consolidation": "集约化整合"}
+
+
+def start_decommission(rt, actor: Actor, asset_id: int, *, grounds: str, plan: str) -> int:
+    """DEC-1: the host unit applies to close a website or a new-media account; returns the instance id."""
+    plan = (plan or "").strip()
+    if grounds not in CLOSURE_GROUNDS:
+        raise InvalidInput("请选择关停理由：无力维护、主办单位撤销或合并、集约化整合（DEC-1）。",
+                           "Choose the grounds: cannot be maintained, host abolished or merged, consolidation (DEC-1).")
+    if not plan or len(plan) > MAX_REASON:
+        raise InvalidInput(f"请填写内容整合迁移方案（不超过 {MAX_REASON} 个字）。",
+                           f"Give the content migration plan (at most {MAX_REASON} characters).")
+    with transaction(rt.session_factory) as session:
+        user = load_actor(session, actor)
+        asset = _host_asset(session, user, asset_id)
+        if asset.kind not in ("website", "new_media"):
+            raise InvalidInput(f"{ASSET_KINDS[asset.kind]}不适用关停注销流程。", "This kind of asset has no closure process.")
+        if asset.state not in ("online", "offline"):
+            raise ConflictError(f"“{asset.name}”当前状态为{ASSET_STATES[asset.state]}，不能申请关停。",
+                                f"{asset.name} cannot be closed in its current state.")
+        row = start_in_session(rt, session, CLOSURE_PROCESS, actor, title=f"{asset.name}关停注销申请",
+                               business_key=asset_key(asset.id), opinion=f"{CLOSURE_GROUNDS[grounds]}：{plan}",
+                               data={"asset_id": asset.id, "asset_kind": asset.kind, "grounds": grounds})
+        return row.id
 
 
 def assets_of_unit(session: Session, unit_id: int) -> list[Asset]:
@@ -123,7 +171,13 @@ def asset_page(session: Session, asset_id: int, user) -> dict:
     return {"asset": asset, "history": asset_history(session, asset.id), "instances": instances,
             "violations": list(session.scalars(select(Violation).where(Violation.asset_id == asset.id)
                                                .order_by(Violation.id.desc()))),
-            "may_apply": asset.org_unit_id == user.org_unit_id and asset.state == "online"}
+            "may_apply": asset.org_unit_id == user.org_unit_id and asset.state == "online" and not instances_running(instances),
+            "may_close": (asset.org_unit_id == user.org_unit_id and asset.kind in ("website", "new_media")
+                          and asset.state in ("online", "offline") and not instances_running(instances))}
+
+
+def instances_running(instances: list[ProcessInstance]) -> bool:
+    return any(i.status == "running" for i in instances)
 
 
 def visible_assets(session: Session, user) -> list[Asset]:

@@ -50,3 +50,15 @@ def test_the_district_office_sees_the_assets_of_the_units_below(client, auth, sq
     auth.login("zhouba")
     html = client.get("/assets/").get_data(as_text=True)
     assert {"区教育发布", "某街道发布", "某区人民政府门户网站"} <= set(re.findall(r">([^<>]+)</a></td>", html))
+
+
+def test_the_host_unit_applies_for_closure_with_grounds_and_a_plan(client, auth, sqlite_rt):
+    auth.login("zhangsan")
+    asset_id = _asset_id(sqlite_rt, "某区教育")
+    assert 'data-testid="apply-closure"' in client.get(f"/assets/{asset_id}").get_data(as_text=True)
+    done = auth.post(f"/assets/{asset_id}/close", {"grounds": "consolidation", "plan": "并入区教育发布"})
+    item = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "某区教育关停注销申请" in item and "集约化整合：并入区教育发布" in item
+    # One request at a time: the page offers no second one while this runs.
+    page = client.get(f"/assets/{asset_id}").get_data(as_text=True)
+    assert 'data-testid="apply-closure"' not in page and 'data-testid="apply-offline"' not in page

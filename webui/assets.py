@@ -8,14 +8,21 @@ from flask_login import current_user, login_required
 from db.models import ASSET_KINDS, ASSET_STATES, PLATFORMS, VIOLATION_TYPES, OrgUnit, User
 from db.session import reading
 from engine import Actor, GovFlowError
-from engine.assets import OFFLINE_REASONS, asset_page, start_temporary_offline, visible_assets
+from engine.assets import (
+    CLOSURE_GROUNDS,
+    OFFLINE_REASONS,
+    asset_page,
+    start_decommission,
+    start_temporary_offline,
+    visible_assets,
+)
 
 from .auth import runtime
 from .i18n import current_lang
 
 bp = Blueprint("assets", __name__, url_prefix="/assets")
 LABELS = {"kinds": ASSET_KINDS, "states": ASSET_STATES, "platforms": PLATFORMS, "violations": VIOLATION_TYPES,
-          "reasons": OFFLINE_REASONS}
+          "reasons": OFFLINE_REASONS, "grounds": CLOSURE_GROUNDS}
 
 
 @bp.route("/")
@@ -48,4 +55,17 @@ def apply_offline(asset_id: int):
         flash(err.localized(current_lang()), "error")
         return redirect(url_for("assets.show", asset_id=asset_id), 303)
     flash("已提交，进入临时下线流程。" if current_lang() != "en" else "Submitted.", "success")
+    return redirect(url_for("instances.show", instance_id=instance_id), 303)
+
+
+@bp.route("/<int:asset_id>/close", methods=["POST"])
+@login_required
+def apply_closure(asset_id: int):
+    try:
+        instance_id = start_decommission(runtime(), Actor(current_user.id, client_addr=request.remote_addr), asset_id,
+                                         grounds=request.form.get("grounds", ""), plan=request.form.get("plan", ""))
+    except GovFlowError as err:
+        flash(err.localized(current_lang()), "error")
+        return redirect(url_for("assets.show", asset_id=asset_id), 303)
+    flash("已提交，进入关停注销流程。" if current_lang() != "en" else "Submitted.", "success")
     return redirect(url_for("instances.show", instance_id=instance_id), 303)

@@ -88,6 +88,8 @@ MESSAGES = {
                            "At most one temporary offline a year, for at most 30 days; a force-majeure outage is reported instead and does not count."),
     "asset.reason": ("下线原因及整改方案", "Reason and plan"),
     "asset.submit": ("提交", "Submit"),
+    "asset.close": ("关停注销", "Close and deregister"),
+    "asset.plan": ("内容整合迁移方案", "Content migration plan"),
     "asset.instances": ("办理事项", "Requests"),
     "asset.history": ("状态变更记录", "State history"),
     "asset.change": ("变更", "Change"),
