@@ -11,9 +11,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import ASSET_KINDS, ASSET_STATES, Asset, AssetEvent, ProcessInstance
+from db.models import ACTIVE_STATES, ASSET_KINDS, ASSET_STATES, PLATFORMS, Asset, AssetEvent, ProcessInstance
 from db.session import transaction
-from handlers.assets import approved_offlines, asset_for_key
+from handlers.assets import approved_offlines, asset_for_key, same_platform_accounts
 
 from .clock import to_shanghai
 from .commands import Actor, load_actor, start_in_session
@@ -183,3 +183,65 @@ def instances_running(instances: list[ProcessInstance]) -> bool:
 def visible_assets(session: Session, user) -> list[Asset]:
     return [a for a in session.scalars(select(Asset).order_by(Asset.org_unit_id, Asset.kind, Asset.id))
             if may_view_asset(session, user, a)]
+
+
+OPEN_NEW_MEDIA = "open_new_media"
+MAX_ACCOUNT_NAME = 30
+# OPEN-1: what the implementation plan must cover.
+OPENING_PLAN_FIELDS = [
+    Field("leadership", "组织领导", "Leadership", 500, multiline=True),
+    Field("funding", "经费保障", "Funding", 500, multiline=True),
+    Field("rules", "管理制度", "Management rules", 1000, multiline=True),
+    Field("contact_person", "联系人", "Contact person", 50),
+    Field("contact_phone", "联系方式", "Contact details", 50),
+]
+
+
+def start_open_new_media(rt, actor: Actor, *, platform: str, name: str, purpose: str, real_name_verified: bool,
+                         plan: dict) -> int:
+    """OPEN-1/2/3: a unit applies to open a new-media account; the asset is registered as 申请中."""
+    from .forms import clean_values
+
+    name = (name or "").strip()
+    if platform not in PLATFORMS:
+        raise InvalidInput("请选择平台。", "Choose the platform.")
+    if purpose == "campaign":
+        raise InvalidInput("专项活动不单独开设政务新媒体账号，请在本单位账号中开设栏目（OPEN-2）。",
+                           "A special campaign gets a column on the unit's account, not an account of its own (OPEN-2).")
+    if not name or len(name) > MAX_ACCOUNT_NAME:
+        raise InvalidInput(f"账号名称应简洁，不超过 {MAX_ACCOUNT_NAME} 个字（OPEN-3）。",
+                           f"The account name must be concise, at most {MAX_ACCOUNT_NAME} characters (OPEN-3).")
+    if not real_name_verified:
+        raise InvalidInput("政务新媒体账号须完成实名认证（OPEN-3）。", "The account must be verified under the real name (OPEN-3).")
+    values = clean_values(Form("opening_plan", OPENING_PLAN_FIELDS, apply=lambda *a: None), plan)
+    with transaction(rt.session_factory) as session:
+        user = load_actor(session, actor)
+        now = rt.clock.now()
+        asset = Asset(kind="new_media", name=name, platform=platform, org_unit_id=user.org_unit_id, state="applying",
+                      attributes={"opening_plan": values}, created_at=now, updated_at=now)
+        session.add(asset)
+        session.flush()
+        existing = same_platform_accounts(session, asset)
+        if existing:
+            raise InvalidInput(f"本单位在{PLATFORMS[platform]}已有账号“{existing[0].name}”，每个单位在同一平台最多开设一个账号（OPEN-2）。",
+                               "The unit already has an account on this platform (OPEN-2).")
+        names = {a.name for a in session.scalars(select(Asset).where(
+            Asset.org_unit_id == user.org_unit_id, Asset.kind == "new_media", Asset.state.in_(ACTIVE_STATES),
+            Asset.id != asset.id))}
+        if names and name not in names:
+            raise InvalidInput(f"同一主办单位在各平台应使用同一名称（OPEN-3），本单位已有账号名称：{'、'.join(sorted(names))}。",
+                               f"A unit uses the same name on every platform (OPEN-3): {', '.join(sorted(names))}.")
+        row = start_in_session(rt, session, OPEN_NEW_MEDIA, actor, title=f"开设{PLATFORMS[platform]}账号“{name}”",
+                               business_key=asset_key(asset.id),
+                               opinion=f"联系人：{values['contact_person']}（{values['contact_phone']}）",
+                               data={"asset_id": asset.id, "asset_kind": "new_media", "platform": platform})
+        return row.id
+
+
+register_form(Form("go_live", [
+    Field("account_id", "账号 ID 或网址", "Account ID or address", 200),
+], apply=_keep_on_asset("go_live")))
+register_form(Form("opening_announcement", ANNOUNCEMENT_FIELDS, apply=_keep_on_asset("opening_announcement")))
+register_form(Form("written_explanation", [
+    Field("explanation", "书面说明", "Written explanation", 3000, multiline=True),
+], apply=_keep_on_asset("written_explanation")))

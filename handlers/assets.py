@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import ASSET_STATES, VIOLATION_TYPES, Asset, AssetEvent, Violation
+from db.models import ACTIVE_STATES, ASSET_STATES, VIOLATION_TYPES, Asset, AssetEvent, Violation
 
 from .registry import HandlerContext, handler
 
@@ -49,6 +49,21 @@ def approved_offlines(session: Session, asset_id: int, year: int) -> int:
     events = session.scalars(select(AssetEvent).where(AssetEvent.asset_id == asset_id, AssetEvent.to_state == "offline"))
     return sum(1 for e in events
                if e.occurred_at.astimezone(SHANGHAI).year == year and (e.data or {}).get("path") == "approval")
+
+
+def same_platform_accounts(session: Session, asset: Asset) -> list[Asset]:
+    """OPEN-2: the unit's other accounts on the asset's platform that still count."""
+    return list(session.scalars(select(Asset).where(
+        Asset.org_unit_id == asset.org_unit_id, Asset.kind == "new_media", Asset.platform == asset.platform,
+        Asset.state.in_(ACTIVE_STATES), Asset.id != asset.id)))
+
+
+@handler("check_open_quota")
+def check_open_quota(params: dict, ctx: HandlerContext) -> dict:
+    """OPEN-2, again at approval: ok when the unit has no other account on this platform."""
+    asset = asset_for_key(ctx.session, ctx.business_key, lock=True)
+    others = same_platform_accounts(ctx.session, asset)
+    return {"ok": not others, "existing": [a.name for a in others]}
 
 
 @handler("set_asset_state")

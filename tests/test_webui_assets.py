@@ -62,3 +62,15 @@ def test_the_host_unit_applies_for_closure_with_grounds_and_a_plan(client, auth,
     # One request at a time: the page offers no second one while this runs.
     page = client.get(f"/assets/{asset_id}").get_data(as_text=True)
     assert 'data-testid="apply-closure"' not in page and 'data-testid="apply-offline"' not in page
+
+
+def test_an_editor_applies_to_open_an_account_and_a_missing_field_keeps_what_was_typed(client, auth, sqlite_rt):
+    auth.login("zhangsan")
+    form = {"platform": "douyin", "name": "区教育发布", "purpose": "unit", "real_name_verified": "yes",
+            "leadership": "分管副局长牵头", "funding": "", "rules": "三审三校", "contact_person": "张三",
+            "contact_phone": "010-12345678"}
+    refused = auth.post("/assets/new-media", form)
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "请填写“经费保障”" in html and "分管副局长牵头" in html
+    done = auth.post("/assets/new-media", {**form, "funding": "年度预算"})
+    assert "开设抖音账号“区教育发布”" in client.get(done.headers["Location"]).get_data(as_text=True)

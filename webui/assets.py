@@ -11,8 +11,10 @@ from engine import Actor, GovFlowError
 from engine.assets import (
     CLOSURE_GROUNDS,
     OFFLINE_REASONS,
+    OPENING_PLAN_FIELDS,
     asset_page,
     start_decommission,
+    start_open_new_media,
     start_temporary_offline,
     visible_assets,
 )
@@ -69,3 +71,24 @@ def apply_closure(asset_id: int):
         return redirect(url_for("assets.show", asset_id=asset_id), 303)
     flash("已提交，进入关停注销流程。" if current_lang() != "en" else "Submitted.", "success")
     return redirect(url_for("instances.show", instance_id=instance_id), 303)
+
+
+@bp.route("/new-media", methods=["GET", "POST"])
+@login_required
+def open_new_media():
+    values = request.form.to_dict() if request.method == "POST" else {}
+    if request.method == "POST":
+        try:
+            instance_id = start_open_new_media(
+                runtime(), Actor(current_user.id, client_addr=request.remote_addr),
+                platform=values.get("platform", ""), name=values.get("name", ""),
+                purpose=values.get("purpose", "unit"), real_name_verified=values.get("real_name_verified") == "yes",
+                plan={f.name: values.get(f.name, "") for f in OPENING_PLAN_FIELDS})
+        except GovFlowError as err:
+            flash(err.localized(current_lang()), "error")
+            return render_template("assets/open_new_media.html", values=values, fields=OPENING_PLAN_FIELDS,
+                                   labels=LABELS, tab="assets"), 400
+        flash("已提交，进入政务新媒体开设流程。" if current_lang() != "en" else "Submitted.", "success")
+        return redirect(url_for("instances.show", instance_id=instance_id), 303)
+    return render_template("assets/open_new_media.html", values=values, fields=OPENING_PLAN_FIELDS, labels=LABELS,
+                           tab="assets")

@@ -1,6 +1,15 @@
 """All models, imported here so `Base.metadata` knows every table (Alembic reads it)."""
 
-from .assets import ASSET_KINDS, ASSET_STATES, PLATFORMS, VIOLATION_TYPES, Asset, AssetEvent, Violation
+from .assets import (
+    ACTIVE_STATES,
+    ASSET_KINDS,
+    ASSET_STATES,
+    PLATFORMS,
+    VIOLATION_TYPES,
+    Asset,
+    AssetEvent,
+    Violation,
+)
 from .audit import AuditEvent
 from .base import Base, UTCDateTime
 from .calendar import OVERRIDE_KINDS, CalendarOverride
@@ -10,7 +19,7 @@ from .org import LEVELS, ROLES, OrgUnit, RoleGrant, User
 from .process import DEADLINE_RULES, Deadline, HumanTask, ProcessDefinition, ProcessInstance
 
 __all__ = [
-    "ASSET_KINDS", "ASSET_STATES", "PLATFORMS", "VIOLATION_TYPES", "Asset", "AssetEvent", "Violation",
+    "ACTIVE_STATES", "ASSET_KINDS", "ASSET_STATES", "PLATFORMS", "VIOLATION_TYPES", "Asset", "AssetEvent", "Violation",
     "AuditEvent", "Base", "CalendarOverride", "DEADLINE_RULES", "Deadline", "OVERRIDE_KINDS", "CONTENT_STATUSES", "ContentItem", "HumanTask", "Incident", "NOTIFICATION_KINDS", "Notification", "ServiceJob", "LEVELS", "OrgUnit",
     "ProcessDefinition", "ProcessInstance", "ROLES", "RoleGrant", "TARGET_KINDS", "User", "UTCDateTime",
 ]

@@ -16,7 +16,9 @@ ASSET_KINDS = {"website": "政府网站", "column": "栏目/专题", "sub_homepa
 PLATFORMS = {"wechat": "微信", "weibo": "微博", "douyin": "抖音", "toutiao": "今日头条", "kuaishou": "快手",
              "bilibili": "哔哩哔哩", "other": "其他平台"}
 ASSET_STATES = {"applying": "申请中", "approved": "已批准", "online": "已上线", "offline": "临时下线",
-                "closing": "关停中", "closed": "已关停", "exited": "已退出监管"}
+                "closing": "关停中", "closed": "已关停", "exited": "已退出监管", "rejected": "未获批准"}
+# States in which an asset counts as the unit's (OPEN-2: one account per platform per unit).
+ACTIVE_STATES = ("applying", "approved", "online", "offline", "closing")
 
 # PEN-1 violation types (000 §34).
 VIOLATION_TYPES = {

@@ -1,0 +1,156 @@
+"""OPEN-1 … OPEN-4, OPEN-6, OPEN-7: opening a government new-media account.
+
+Dates by hand: approved Mon 2026-03-02; 365 calendar days later is 2027-03-02, so the go-live
+deadline ends 2027-03-02 23:59:59 Beijing time (calendar days need no 2027 holiday schedule).
+An announcement published 2026-03-10 stays until 30 days later, 2026-04-09 23:59:59.
+"""
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select
+
+from db.models import Asset, Violation
+from db.session import reading
+from engine import InvalidInput, complete_task
+from engine.assets import start_open_new_media
+from engine.sweep import sweep
+from tests.helpers import instance, ready, task_id
+
+PLAN = {"leadership": "分管副局长牵头", "funding": "年度预算列支", "rules": "三审三校制度",
+        "contact_person": "张三", "contact_phone": "010-12345678"}
+
+
+def _apply(rt, users, **kwargs) -> int:
+    args = {"platform": "douyin", "name": "区教育发布", "purpose": "unit", "real_name_verified": True,
+            "plan": PLAN} | kwargs
+    return start_open_new_media(rt, users["zhangsan"], **args)
+
+
+def _asset(rt, iid) -> Asset:
+    with reading(rt.session_factory) as session:
+        return session.scalar(select(Asset).where(Asset.id == int(instance(rt, iid).business_key.split(":")[1])))
+
+
+def _do(rt, iid, step, actor, outcome="pass", **kwargs):
+    complete_task(rt, task_id(rt, iid, step), actor, outcome=outcome, **kwargs)
+
+
+def _approved(rt, users, clock) -> int:
+    clock.set(datetime.fromisoformat("2026-03-02T10:00+08:00"))
+    iid = _apply(rt, users)
+    _do(rt, iid, "head_consent", users["zhaoliu"])
+    _do(rt, iid, "district_approval", users["zhouba"])
+    return iid
+
+
+def _filed(rt, users, clock) -> int:
+    iid = _approved(rt, users, clock)
+    _do(rt, iid, "register_systems", users["zhangsan"], outcome="done", form={"filing_reference": "全国系统 0302"})
+    _do(rt, iid, "district_filing", users["zhouba"], outcome="done")
+    _do(rt, iid, "city_filing", users["wujiu"], outcome="done")
+    return iid
+
+
+def test_open_1_the_unit_head_consents_then_the_district_office_approves_the_plan(rt, users, clock):
+    iid = _apply(rt, users)
+    asset = _asset(rt, iid)
+    assert asset.state == "applying" and asset.attributes["opening_plan"]["contact_person"] == "张三"
+    assert set(ready(rt, iid)) == {"head_consent"} and ready(rt, iid)["head_consent"].role == "unit_head"
+    _do(rt, iid, "head_consent", users["zhaoliu"])
+    assert ready(rt, iid)["district_approval"].role == "district_office"
+    _do(rt, iid, "district_approval", users["zhouba"])
+    assert _asset(rt, iid).state == "approved"
+
+
+def test_open_1_the_plan_must_be_complete_and_a_refusal_leaves_nothing_opened(sqlite_rt, sqlite_users):
+    rt, users = sqlite_rt, sqlite_users
+    with pytest.raises(InvalidInput, match="经费保障"):
+        _apply(rt, users, plan={**PLAN, "funding": ""})
+    iid = _apply(rt, users)
+    _do(rt, iid, "head_consent", users["zhaoliu"])
+    _do(rt, iid, "district_approval", users["zhouba"], outcome="reject", opinion="职能与现有账号重复")
+    assert _asset(rt, iid).state == "rejected" and instance(rt, iid).status == "completed"
+
+
+def test_open_2_one_account_per_platform_per_unit_and_none_for_a_campaign(sqlite_rt, sqlite_users):
+    rt, users = sqlite_rt, sqlite_users
+    with pytest.raises(InvalidInput, match="OPEN-2"):
+        _apply(rt, users, platform="wechat")  # 区教育局 already runs 区教育发布 on WeChat
+    with pytest.raises(InvalidInput, match="OPEN-2"):
+        _apply(rt, users, purpose="campaign")
+    _apply(rt, users)
+    with pytest.raises(InvalidInput, match="OPEN-2"):  # an application in progress counts too
+        _apply(rt, users)
+
+
+def test_open_2_checked_again_at_approval(sqlite_rt, sqlite_users):
+    from db.models import OrgUnit
+    from db.session import transaction
+
+    rt, users = sqlite_rt, sqlite_users
+    iid = _apply(rt, users)
+    with transaction(rt.session_factory) as session:  # another Douyin account registered meanwhile
+        unit = session.scalar(select(OrgUnit.id).where(OrgUnit.name == "区教育局"))
+        now = datetime.fromisoformat("2026-03-02T10:00+08:00")
+        session.add(Asset(kind="new_media", name="区教育发布", platform="douyin", org_unit_id=unit, state="online",
+                          attributes={}, created_at=now, updated_at=now))
+    _do(rt, iid, "head_consent", users["zhaoliu"])
+    _do(rt, iid, "district_approval", users["zhouba"])
+    assert _asset(rt, iid).state == "rejected"
+
+
+def test_open_3_the_name_is_concise_the_same_on_every_platform_and_real_name_verified(sqlite_rt, sqlite_users):
+    rt, users = sqlite_rt, sqlite_users
+    with pytest.raises(InvalidInput, match="OPEN-3"):
+        _apply(rt, users, name="区" * 31)
+    with pytest.raises(InvalidInput, match="OPEN-3"):
+        _apply(rt, users, name="教育局抖音号")  # the unit's accounts are called 区教育发布 / 某区教育
+    with pytest.raises(InvalidInput, match="OPEN-3"):
+        _apply(rt, users, real_name_verified=False)
+
+
+def test_open_4_not_live_a_year_after_approval_needs_a_written_explanation_and_is_circulated(rt, users, clock):
+    iid = _filed(rt, users, clock)
+    clock.set(datetime.fromisoformat("2027-03-02T23:59:00+08:00"))
+    sweep(rt)
+    with reading(rt.session_factory) as session:
+        assert session.scalars(select(Violation)).all() == []
+    clock.set(datetime.fromisoformat("2027-03-03T00:00:00+08:00"))
+    sweep(rt)
+    with reading(rt.session_factory) as session:
+        (violation,) = session.scalars(select(Violation)).all()
+    assert violation.rule == "OPEN-4"
+    assert ready(rt, iid)["explain"].role == "unit_head"
+    _do(rt, iid, "explain", users["zhaoliu"], outcome="done", form={"explanation": "平台实名审核延误。"})
+    _do(rt, iid, "circulate", users["zhouba"], outcome="done")
+    assert set(ready(rt, iid)) == {"go_live"}  # going live is still owed
+
+
+def test_open_6_the_opening_announcement_stays_30_days(sqlite_rt, sqlite_users, clock):
+    rt, users = sqlite_rt, sqlite_users
+    iid = _filed(rt, users, clock)
+    _do(rt, iid, "go_live", users["zhangsan"], outcome="done", form={"account_id": "douyin:qujiaoyu"})
+    assert _asset(rt, iid).state == "online"
+    clock.set(datetime.fromisoformat("2026-03-10T10:00+08:00"))
+    _do(rt, iid, "announce", users["zhangsan"], outcome="done",
+        form={"announced_where": "区教育发布 抖音号", "announcement": "区教育发布抖音号正式开通。"})
+    clock.set(datetime.fromisoformat("2026-04-09T23:59:00+08:00"))
+    sweep(rt)
+    assert instance(rt, iid).status == "running"
+    clock.set(datetime.fromisoformat("2026-04-10T00:00:00+08:00"))
+    sweep(rt)
+    assert instance(rt, iid).status == "completed"
+
+
+def test_open_7_registered_in_the_reporting_systems_and_filed_with_the_city_office(sqlite_rt, sqlite_users, clock):
+    rt, users = sqlite_rt, sqlite_users
+    iid = _approved(rt, users, clock)
+    assert set(ready(rt, iid)) == {"register_systems"}
+    _do(rt, iid, "register_systems", users["zhangsan"], outcome="done", form={"filing_reference": "全国系统 0302"})
+    assert ready(rt, iid)["district_filing"].role == "district_office"
+    _do(rt, iid, "district_filing", users["zhouba"], outcome="done")
+    assert ready(rt, iid)["city_filing"].role == "city_office"
+    _do(rt, iid, "city_filing", users["wujiu"], outcome="done")
+    assert set(ready(rt, iid)) == {"go_live"}
+    assert _asset(rt, iid).attributes["national_filing"] == {"filing_reference": "全国系统 0302"}
