@@ -245,3 +245,59 @@ register_form(Form("opening_announcement", ANNOUNCEMENT_FIELDS, apply=_keep_on_a
 register_form(Form("written_explanation", [
     Field("explanation", "书面说明", "Written explanation", 3000, multiline=True),
 ], apply=_keep_on_asset("written_explanation")))
+
+
+OPEN_WEBSITE = "open_website"
+
+
+def _keep_attributes(session: Session, instance: ProcessInstance, values: dict) -> None:
+    """Recorded decisions that name the site (domain, identifier code) live on the asset itself."""
+    asset = asset_for_key(session, instance.business_key)
+    asset.attributes = {**(asset.attributes or {}), **values}
+
+
+register_form(Form("website_domain", [  # OPEN-8 (1)
+    Field("domain", "域名", "Domain name", 200),
+    Field("label_document", "党政机关网站标识批复文号", "Site label decision (document number)", 200),
+], apply=_keep_attributes))
+register_form(Form("website_filings", [  # OPEN-8 (2)
+    Field("icp", "ICP 备案号", "ICP number", 100),
+    Field("police_filing", "公安备案号", "Public-security filing number", 100),
+], apply=_keep_attributes))
+register_form(Form("graded_protection", [  # OPEN-8 (3)
+    Field("assessor", "测评机构（须具备资质）", "Assessment body (qualified)", 200),
+    Field("assessment_report", "测评报告编号", "Assessment report number", 100),
+    Field("network_filing", "联网备案编号", "Networking filing number", 100),
+], apply=_keep_attributes))
+register_form(Form("identifier_code", [  # OPEN-8 (4)
+    Field("identifier_code", "网站标识码", "Website identifier code", 20),
+], apply=_keep_attributes))
+
+
+def start_open_website(rt, actor: Actor, *, name: str, special_need: str = "") -> int:
+    """OPEN-2/OPEN-8: a unit applies to open its website; a department or street states its special need."""
+    from db.models import OrgUnit
+
+    name, special_need = (name or "").strip(), (special_need or "").strip()
+    if not name or len(name) > 100:
+        raise InvalidInput("请填写网站名称（不超过 100 个字）。", "Give the website's name (at most 100 characters).")
+    with transaction(rt.session_factory) as session:
+        user = load_actor(session, actor)
+        unit = session.get(OrgUnit, user.org_unit_id)
+        existing = session.scalar(select(Asset).where(Asset.org_unit_id == unit.id, Asset.kind == "website",
+                                                      Asset.state.in_(ACTIVE_STATES)).limit(1))
+        if existing is not None:
+            raise InvalidInput(f"本单位已有网站“{existing.name}”，每个单位最多开设一个网站（OPEN-2）。",
+                               "A unit keeps at most one website (OPEN-2).")
+        if unit.level == "unit" and not special_need:
+            raise InvalidInput("部门、街道和社区原则上不开设网站；确有特殊需要的，请说明需要，报上级审批（OPEN-2）。",
+                               "Departments, streets and communities open no website unless a special need is approved (OPEN-2).")
+        now = rt.clock.now()
+        asset = Asset(kind="website", name=name, org_unit_id=unit.id, state="applying",
+                      attributes={"special_need": special_need} if special_need else {}, created_at=now, updated_at=now)
+        session.add(asset)
+        session.flush()
+        row = start_in_session(rt, session, OPEN_WEBSITE, actor, title=f"开设网站“{name}”", business_key=asset_key(asset.id),
+                               opinion=f"特殊需要：{special_need}" if special_need else None,
+                               data={"asset_id": asset.id, "asset_kind": "website"})
+        return row.id

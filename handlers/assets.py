@@ -70,6 +70,9 @@ def check_open_quota(params: dict, ctx: HandlerContext) -> dict:
 def set_asset_state(params: dict, ctx: HandlerContext) -> dict:
     """Move the instance's asset to `state`; `path` (approval / force_majeure) is kept for OFF-2."""
     asset = asset_for_key(ctx.session, ctx.business_key, lock=True)
+    if asset.kind == "website" and params["state"] == "online" and not (asset.attributes or {}).get("identifier_code"):
+        # OPEN-8: no website goes live before the State Council's identifier code is recorded.
+        raise ValueError(f"“{asset.name}”尚未登记网站标识码，不能上线（OPEN-8）")
     data = {"path": params["path"]} if params.get("path") else None
     transition(ctx.session, asset, params["state"], instance_id=ctx.instance_id, now=ctx.now, data=data)
     return {"asset_id": asset.id, "state": asset.state}

@@ -154,3 +154,70 @@ def test_open_7_registered_in_the_reporting_systems_and_filed_with_the_city_offi
     _do(rt, iid, "city_filing", users["wujiu"], outcome="done")
     assert set(ready(rt, iid)) == {"go_live"}
     assert _asset(rt, iid).attributes["national_filing"] == {"filing_reference": "全国系统 0302"}
+
+
+# -- websites (OPEN-2, OPEN-8) ---------------------------------------------------------------------
+
+def _apply_website(rt, users, special_need="全区教育资源公共服务需要独立网站") -> int:
+    from engine.assets import start_open_website
+
+    return start_open_website(rt, users["zhangsan"], name="某区教育网", special_need=special_need)
+
+
+def test_open_2_a_department_opens_a_website_only_for_a_stated_special_need_and_only_one(sqlite_rt, sqlite_users):
+    rt, users = sqlite_rt, sqlite_users  # 区教育局 is a department (level "unit")
+    with pytest.raises(InvalidInput, match="特殊需要"):
+        _apply_website(rt, users, special_need="")
+    iid = _apply_website(rt, users)
+    assert _asset(rt, iid).attributes["special_need"] == "全区教育资源公共服务需要独立网站"
+    with pytest.raises(InvalidInput, match="最多开设一个网站"):
+        _apply_website(rt, users)
+
+
+def test_open_8_the_filing_steps_run_in_order_and_the_site_goes_live_only_with_its_identifier_code(rt, users):
+    iid = _apply_website(rt, users)
+    for step, who in (("head_consent", "zhaoliu"), ("city_approval", "wujiu"), ("province_approval", "zhengshi")):
+        _do(rt, iid, step, users[who])
+    assert _asset(rt, iid).state == "approved"
+    steps = [
+        ("domain_label", "zhangsan", {"domain": "jy.mouqu.gov.cn", "label_document": "编办〔2026〕3号"}),
+        ("icp_police", "zhangsan", {"icp": "京ICP备2026000001号", "police_filing": "京公网安备 11000002000001号"}),
+        ("graded_protection", "zhangsan", {"assessor": "某测评中心", "assessment_report": "DJCP-2026-01",
+                                           "network_filing": "BA-2026-01"}),
+        ("national_submit", "zhangsan", {"filing_reference": "全国报送 2026-08"}),
+        ("district_check", "zhouba", None),
+        ("city_check", "wujiu", None),
+    ]
+    for step, who, form in steps:
+        assert set(ready(rt, iid)) == {step}
+        assert _asset(rt, iid).state == "approved"  # nothing goes live on the way
+        _do(rt, iid, step, users[who], outcome="done", form=form)
+    assert set(ready(rt, iid)) == {"identifier_code"} and ready(rt, iid)["identifier_code"].role == "province_office"
+    _do(rt, iid, "identifier_code", users["zhengshi"], outcome="done", form={"identifier_code": "1101000099"})
+    asset = _asset(rt, iid)
+    assert asset.state == "online" and asset.attributes["identifier_code"] == "1101000099"
+    assert asset.attributes["domain"] == "jy.mouqu.gov.cn"
+    _do(rt, iid, "announce", users["zhangsan"], outcome="done",
+        form={"announced_where": "市政府门户网站", "announcement": "某区教育网开通。"})
+    assert instance(rt, iid).status == "completed"
+
+
+def test_open_8_no_website_goes_live_without_an_identifier_code(sqlite_rt):
+    from datetime import UTC
+
+    from db.models import OrgUnit
+    from db.session import transaction
+    from handlers.assets import set_asset_state
+    from handlers.registry import HandlerContext
+
+    with transaction(sqlite_rt.session_factory) as session:
+        unit = session.scalar(select(OrgUnit.id).where(OrgUnit.name == "区教育局"))
+        now = datetime(2026, 3, 2, tzinfo=UTC)
+        site = Asset(kind="website", name="无标识码网站", org_unit_id=unit, state="approved", attributes={},
+                     created_at=now, updated_at=now)
+        session.add(site)
+        session.flush()
+        ctx = HandlerContext(session=session, now=now, instance_id=None, business_key=f"asset:{site.id}")
+        with pytest.raises(ValueError, match="OPEN-8"):
+            set_asset_state({"state": "online"}, ctx)
+        assert site.state == "approved"
