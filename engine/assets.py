@@ -301,3 +301,74 @@ def start_open_website(rt, actor: Actor, *, name: str, special_need: str = "") -
                                opinion=f"特殊需要：{special_need}" if special_need else None,
                                data={"asset_id": asset.id, "asset_kind": "website"})
         return row.id
+
+
+COLUMN_PROCESS = "column_lifecycle"
+APP_PROCESS = "app_launch"
+# OPEN-9: what an application to open a column must state.
+COLUMN_FIELDS = [
+    Field("owner", "栏目责任人", "Owner", 100),
+    Field("update_frequency", "更新频率", "Update frequency", 100),
+    Field("review", "审核安排", "Review arrangements", 500, multiline=True),
+]
+
+
+def start_column_request(rt, actor: Actor, *, action: str, kind: str = "column", name: str = "",
+                         asset_id: int | None = None, details: dict | None = None, reason: str = "") -> int:
+    """OPEN-9/OPEN-10: open a new column (or sub-homepage) with its owner, frequency and review, or close one."""
+    from .forms import clean_values
+
+    with transaction(rt.session_factory) as session:
+        user = load_actor(session, actor)
+        now = rt.clock.now()
+        if action == "open":
+            if kind not in ("column", "sub_homepage"):
+                raise InvalidInput("请选择栏目/专题或小首页。", "Choose a column or a sub-homepage.")
+            name = (name or "").strip()
+            if not name or len(name) > 100:
+                raise InvalidInput("请填写栏目名称（不超过 100 个字）。", "Give the column's name.")
+            values = clean_values(Form("column", COLUMN_FIELDS, apply=lambda *a: None), details or {})
+            asset = Asset(kind=kind, name=name, org_unit_id=user.org_unit_id, state="applying",
+                          attributes={"column": values}, created_at=now, updated_at=now)
+            session.add(asset)
+            session.flush()
+            title, opinion = f"开设{ASSET_KINDS[kind]}“{name}”", f"责任人：{values['owner']}，更新频率：{values['update_frequency']}"
+        elif action == "close":
+            asset = _host_asset(session, user, asset_id or 0)
+            if asset.kind not in ("column", "sub_homepage") or asset.state != "online":
+                raise InvalidInput("只能关闭已开通的栏目、专题或小首页。", "Only an open column or sub-homepage can be closed.")
+            reason = (reason or "").strip()
+            if not reason:
+                raise InvalidInput("请填写关闭理由。", "Give the reason for closing.")
+            title, opinion = f"关闭{ASSET_KINDS[asset.kind]}“{asset.name}”", reason
+        else:
+            raise InvalidInput("请选择开设或关闭。", "Choose open or close.")
+        row = start_in_session(rt, session, COLUMN_PROCESS, actor, title=title, business_key=asset_key(asset.id),
+                               opinion=opinion, data={"asset_id": asset.id, "asset_kind": asset.kind, "action": action})
+        return row.id
+
+
+def start_app_launch(rt, actor: Actor, *, name: str, tester: str, report_number: str, report_date: str) -> int:
+    """OPEN-5: a self-developed app applies to go live; without a security test report it cannot."""
+    from .forms import clean_values
+
+    values = clean_values(Form("security_report", [
+        Field("tester", "检测机构", "Testing body", 200),
+        Field("report_number", "安全检测报告编号", "Security test report number", 100),
+        Field("report_date", "报告日期", "Report date", 20),
+    ], apply=lambda *a: None), {"tester": tester, "report_number": report_number, "report_date": report_date})
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise InvalidInput("请填写客户端名称。", "Give the app's name.")
+    with transaction(rt.session_factory) as session:
+        user = load_actor(session, actor)
+        now = rt.clock.now()
+        asset = Asset(kind="app", name=name, org_unit_id=user.org_unit_id, state="applying",
+                      attributes={"security_report": values}, created_at=now, updated_at=now)
+        session.add(asset)
+        session.flush()
+        row = start_in_session(rt, session, APP_PROCESS, actor, title=f"移动客户端“{name}”上线申请",
+                               business_key=asset_key(asset.id),
+                               opinion=f"安全检测报告：{values['tester']} {values['report_number']}",
+                               data={"asset_id": asset.id, "asset_kind": "app"})
+        return row.id

@@ -73,6 +73,8 @@ def set_asset_state(params: dict, ctx: HandlerContext) -> dict:
     if asset.kind == "website" and params["state"] == "online" and not (asset.attributes or {}).get("identifier_code"):
         # OPEN-8: no website goes live before the State Council's identifier code is recorded.
         raise ValueError(f"“{asset.name}”尚未登记网站标识码，不能上线（OPEN-8）")
+    if asset.kind == "app" and params["state"] == "online" and not (asset.attributes or {}).get("security_report"):
+        raise ValueError(f"“{asset.name}”没有安全检测报告，不能上线（OPEN-5）")
     data = {"path": params["path"]} if params.get("path") else None
     transition(ctx.session, asset, params["state"], instance_id=ctx.instance_id, now=ctx.now, data=data)
     return {"asset_id": asset.id, "state": asset.state}

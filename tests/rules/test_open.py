@@ -221,3 +221,68 @@ def test_open_8_no_website_goes_live_without_an_identifier_code(sqlite_rt):
         with pytest.raises(ValueError, match="OPEN-8"):
             set_asset_state({"state": "online"}, ctx)
         assert site.state == "approved"
+
+
+# -- apps (OPEN-5), columns and sub-homepages (OPEN-9, OPEN-10) -------------------------------------
+
+def test_open_5_an_app_goes_live_only_with_a_security_test_report(sqlite_rt, sqlite_users):
+    from db.models import OrgUnit
+    from db.session import transaction
+    from engine.assets import start_app_launch
+    from handlers.assets import set_asset_state
+    from handlers.registry import HandlerContext
+
+    rt, users = sqlite_rt, sqlite_users
+    with pytest.raises(InvalidInput, match="安全检测报告编号"):
+        start_app_launch(rt, users["zhangsan"], name="区教育通", tester="某测评中心", report_number="", report_date="2026-02-01")
+    iid = start_app_launch(rt, users["zhangsan"], name="区教育通", tester="某测评中心", report_number="AQ-2026-7",
+                           report_date="2026-02-01")
+    _do(rt, iid, "head_consent", users["zhaoliu"])
+    assert ready(rt, iid)["district_approval"].role == "district_office"
+    _do(rt, iid, "district_approval", users["zhouba"])
+    assert _asset(rt, iid).state == "online"
+    # And the registry itself refuses an app without a report on record.
+    with transaction(rt.session_factory) as session:
+        unit = session.scalar(select(OrgUnit.id).where(OrgUnit.name == "区教育局"))
+        now = datetime.fromisoformat("2026-03-02T10:00+08:00")
+        app = Asset(kind="app", name="无报告客户端", org_unit_id=unit, state="approved", attributes={},
+                    created_at=now, updated_at=now)
+        session.add(app)
+        session.flush()
+        with pytest.raises(ValueError, match="OPEN-5"):
+            set_asset_state({"state": "online"}, HandlerContext(session, now, None, f"asset:{app.id}"))
+
+
+def test_open_9_a_column_states_owner_frequency_and_review_and_needs_operator_and_office(rt, users):
+    from engine.assets import start_column_request
+
+    details = {"owner": "张三", "update_frequency": "每周两次", "review": "三审三校后由电子政务中心终审"}
+    with pytest.raises(InvalidInput, match="更新频率"):
+        start_column_request(rt, users["zhangsan"], action="open", name="教育惠民政策", details={**details,
+                                                                                          "update_frequency": ""})
+    iid = start_column_request(rt, users["zhangsan"], action="open", name="教育惠民政策", details=details)
+    assert ready(rt, iid)["operator_review"].role == "egov_center"
+    _do(rt, iid, "operator_review", users["sunqi"])
+    assert ready(rt, iid)["office_approval"].role == "district_office"
+    _do(rt, iid, "office_approval", users["zhouba"])
+    column = _asset(rt, iid)
+    assert (column.kind, column.state, column.attributes["column"]["owner"]) == ("column", "online", "张三")
+    # Closing goes the same way; a refused closure changes nothing.
+    close = start_column_request(rt, users["zhangsan"], action="close", asset_id=column.id, reason="栏目已无更新内容")
+    _do(rt, close, "operator_review", users["sunqi"], outcome="reject", opinion="请先归档内容")
+    assert _asset(rt, iid).state == "online"
+    close = start_column_request(rt, users["zhangsan"], action="close", asset_id=column.id, reason="内容已归档")
+    _do(rt, close, "operator_review", users["sunqi"])
+    _do(rt, close, "office_approval", users["zhouba"])
+    assert _asset(rt, iid).state == "closed"
+
+
+def test_open_10_a_sub_homepage_opens_like_a_column(sqlite_rt, sqlite_users):
+    from engine.assets import start_column_request
+
+    rt, users = sqlite_rt, sqlite_users
+    iid = start_column_request(rt, users["zhangsan"], action="open", kind="sub_homepage", name="区教育局小首页",
+                               details={"owner": "张三", "update_frequency": "每日", "review": "三审三校"})
+    _do(rt, iid, "operator_review", users["sunqi"])
+    _do(rt, iid, "office_approval", users["zhouba"], outcome="reject", opinion="暂缓")
+    assert (_asset(rt, iid).kind, _asset(rt, iid).state) == ("sub_homepage", "rejected")
