@@ -372,3 +372,54 @@ def start_app_launch(rt, actor: Actor, *, name: str, tester: str, report_number:
                                opinion=f"安全检测报告：{values['tester']} {values['report_number']}",
                                data={"asset_id": asset.id, "asset_kind": "app"})
         return row.id
+
+
+CHANGE_PROCESS = "change_info"
+MIGRATION_PROCESS = "content_migration"
+# CHG-1: what a change report may cover.
+CHANGEABLE = {"host_unit": "主办单位", "responsible_person": "负责人", "contacts": "联系方式", "domain": "域名",
+              "column_structure": "栏目结构", "address": "地址"}
+
+
+def start_change_info(rt, actor: Actor, asset_id: int, changes: dict) -> int:
+    """CHG-1/MIG-2: the host unit reports changed registration details of a site or account."""
+    changes = {k: (v or "").strip() for k, v in (changes or {}).items() if (v or "").strip()}
+    unknown = set(changes) - set(CHANGEABLE)
+    if unknown or not changes:
+        raise InvalidInput(f"请填写至少一项变更：{'、'.join(CHANGEABLE.values())}。",
+                           "Report at least one change.")
+    if any(len(v) > 200 for v in changes.values()):
+        raise InvalidInput("每项变更内容不超过 200 个字。", "Each value may have at most 200 characters.")
+    with transaction(rt.session_factory) as session:
+        user = load_actor(session, actor)
+        asset = _host_asset(session, user, asset_id)
+        if asset.kind not in ("website", "new_media") or asset.state not in ("online", "offline"):
+            raise InvalidInput("只有已上线的网站或政务新媒体账号可以报告信息变更。", "Only a live site or account reports changes.")
+        if "domain" in changes and asset.kind != "website":
+            raise InvalidInput("只有网站有域名。", "Only a website has a domain.")
+        summary = "；".join(f"{CHANGEABLE[k]}：{v}" for k, v in changes.items())
+        row = start_in_session(rt, session, CHANGE_PROCESS, actor, title=f"{asset.name}信息变更",
+                               business_key=asset_key(asset.id), opinion=summary,
+                               data={"asset_id": asset.id, "asset_kind": asset.kind, "changes": changes})
+        return row.id
+
+
+register_form(Form("archive_record", [  # MIG-1
+    Field("archive_location", "归档位置（网址）", "Where the archive is reachable", 300),
+    Field("pages", "归档页面说明", "What was archived", 2000, multiline=True),
+    Field("marking", "“已归档”标注及归档时间的展示方式", "How pages are marked 已归档 with the time", 300),
+], apply=_keep_on_asset("archive")))
+
+
+def start_migration(rt, actor: Actor, asset_id: int, *, reason: str) -> int:
+    """MIG-1/CHG-4: archive valuable pages on consolidation, migration, redesign, or an unmaintainable column."""
+    reason = (reason or "").strip()
+    if not reason or len(reason) > MAX_REASON:
+        raise InvalidInput("请填写整合迁移的原因。", "Give the reason.")
+    with transaction(rt.session_factory) as session:
+        user = load_actor(session, actor)
+        asset = _host_asset(session, user, asset_id)
+        row = start_in_session(rt, session, MIGRATION_PROCESS, actor, title=f"{asset.name}整合迁移归档",
+                               business_key=asset_key(asset.id), opinion=reason,
+                               data={"asset_id": asset.id, "asset_kind": asset.kind})
+        return row.id

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import ACTIVE_STATES, ASSET_STATES, VIOLATION_TYPES, Asset, AssetEvent, Violation
+from db.models import ACTIVE_STATES, ASSET_STATES, VIOLATION_TYPES, Asset, AssetEvent, OrgUnit, Violation
 
 from .registry import HandlerContext, handler
 
@@ -100,3 +100,26 @@ def record_violation(params: dict, ctx: HandlerContext) -> dict:
     ctx.session.add(violation)
     ctx.session.flush()
     return {"violation_id": violation.id}
+
+
+@handler("apply_asset_changes")
+def apply_asset_changes(params: dict, ctx: HandlerContext) -> dict:
+    """CHG-1: the reported new values; a new host unit moves the asset to that unit."""
+    asset = asset_for_key(ctx.session, ctx.business_key, lock=True)
+    changes = dict(params.get("changes") or {})
+    if "host_unit" in changes:
+        unit = ctx.session.scalar(select(OrgUnit).where(OrgUnit.name == changes["host_unit"]))
+        if unit is None:
+            raise LookupError(f"找不到新的主办单位“{changes['host_unit']}”")
+        asset.org_unit_id = unit.id
+    asset.attributes = {**(asset.attributes or {}), **changes}
+    asset.updated_at = ctx.now
+    return {"changed": sorted(changes)}
+
+
+@handler("record_archive")
+def record_archive(params: dict, ctx: HandlerContext) -> dict:
+    """MIG-1: the archive time kept on the asset, next to what was archived."""
+    asset = asset_for_key(ctx.session, ctx.business_key, lock=True)
+    asset.attributes = {**(asset.attributes or {}), "archived_at": ctx.now.astimezone(SHANGHAI).isoformat(timespec="minutes")}
+    return {"archived_at": asset.attributes["archived_at"]}
