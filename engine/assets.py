@@ -423,3 +423,53 @@ def start_migration(rt, actor: Actor, asset_id: int, *, reason: str) -> int:
                                business_key=asset_key(asset.id), opinion=reason,
                                data={"asset_id": asset.id, "asset_kind": asset.kind})
         return row.id
+
+
+EXIT_PROCESS = "exit_supervision"
+ADJUSTMENT_PROCESS = "column_adjustment"
+
+register_form(Form("external_decision", [  # an external body's decision, recorded by the level that receives it
+    Field("document", "批复文号", "Decision (document number)", 200),
+], apply=_keep_on_asset("external_decision")))
+
+
+def start_exit_supervision(rt, actor: Actor, asset_id: int, *, establishment_document: str, reason: str) -> int:
+    """DEC-6: leave supervision when the host no longer has administrative functions."""
+    document, reason = (establishment_document or "").strip(), (reason or "").strip()
+    if not document:
+        raise InvalidInput("请填写编制部门批准文件的文号（DEC-6）。", "Give the establishment office's approval document (DEC-6).")
+    if not reason or len(reason) > MAX_REASON:
+        raise InvalidInput("请说明主办单位不再承担行政职能的情况。", "Explain why the host no longer has administrative functions.")
+    with transaction(rt.session_factory) as session:
+        user = load_actor(session, actor)
+        asset = _host_asset(session, user, asset_id)
+        if asset.kind not in ("website", "new_media") or asset.state in ("closed", "exited", "rejected", "applying"):
+            raise InvalidInput("只有在监管中的网站或政务新媒体账号可以申请退出监管。", "Only a supervised site or account can exit.")
+        asset.attributes = {**(asset.attributes or {}), "establishment_document": document}
+        row = start_in_session(rt, session, EXIT_PROCESS, actor, title=f"{asset.name}退出监管申请",
+                               business_key=asset_key(asset.id), opinion=f"编制部门批准文件：{document}；{reason}",
+                               data={"asset_id": asset.id, "asset_kind": asset.kind})
+        return row.id
+
+
+def start_column_adjustment(rt, actor: Actor, asset_id: int, *, proposal: str) -> int:
+    """CHG-3: the portal operator proposes a column, page or function adjustment for the office to approve."""
+    from .assignment import holds_role_at_or_above
+
+    proposal = (proposal or "").strip()
+    if not proposal or len(proposal) > MAX_REASON:
+        raise InvalidInput("请填写调整方案。", "Give the proposal.")
+    with transaction(rt.session_factory) as session:
+        user = load_actor(session, actor)
+        asset = session.scalar(select(Asset).where(Asset.id == asset_id).with_for_update())
+        if asset is None or asset.kind not in ("column", "sub_homepage") or asset.state != "online":
+            raise InvalidInput("只能调整已开通的门户栏目或小首页。", "Only an open portal column can be adjusted.")
+        if not holds_role_at_or_above(session, user, "egov_center", asset.org_unit_id):
+            raise Forbidden("门户栏目调整由门户网站运维单位提出（CHG-3）。", "The portal operator proposes adjustments (CHG-3).")
+        if _open_lifecycle_instance(session, asset.id) is not None:
+            raise ConflictError(f"“{asset.name}”已有一个正在办理的事项。", "A request is already in progress.")
+        row = start_in_session(rt, session, ADJUSTMENT_PROCESS, actor, title=f"{asset.name}栏目调整",
+                               business_key=asset_key(asset.id), opinion=proposal,
+                               data={"asset_id": asset.id, "asset_kind": asset.kind,
+                                     "changes": {"column_structure": proposal}})
+        return row.id
