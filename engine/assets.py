@@ -173,7 +173,21 @@ def asset_page(session: Session, asset_id: int, user) -> dict:
                                                .order_by(Violation.id.desc()))),
             "may_apply": asset.org_unit_id == user.org_unit_id and asset.state == "online" and not instances_running(instances),
             "may_close": (asset.org_unit_id == user.org_unit_id and asset.kind in ("website", "new_media")
-                          and asset.state in ("online", "offline") and not instances_running(instances))}
+                          and asset.state in ("online", "offline") and not instances_running(instances)),
+            "may_change": (asset.org_unit_id == user.org_unit_id and asset.kind in ("website", "new_media")
+                           and asset.state in ("online", "offline") and not instances_running(instances)),
+            "may_migrate": asset.org_unit_id == user.org_unit_id and asset.state in ("online", "offline", "closing")
+                           and not instances_running(instances),
+            "may_close_column": (asset.org_unit_id == user.org_unit_id and asset.kind in ("column", "sub_homepage")
+                                 and asset.state == "online" and not instances_running(instances)),
+            "may_adjust": (asset.kind in ("column", "sub_homepage") and asset.state == "online"
+                           and not instances_running(instances) and _holds(session, user, "egov_center", asset))}
+
+
+def _holds(session: Session, user, role: str, asset: Asset) -> bool:
+    from .assignment import holds_role_at_or_above
+
+    return holds_role_at_or_above(session, user, role, asset.org_unit_id)
 
 
 def instances_running(instances: list[ProcessInstance]) -> bool:

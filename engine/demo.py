@@ -33,7 +33,7 @@ USERS = [
     # The working calendar is the same for the whole deployment: its administrator is at the top.
     ("gaoyuan", "高远", "某省", [("admin", "某省")]),
     ("huanglei", "黄磊", "某街道办事处", [("editor", "某街道办事处"), ("reviewer", "某街道办事处")]),
-    ("linfang", "林芳", "某街道办事处", [("signer", "某街道办事处")]),
+    ("linfang", "林芳", "某街道办事处", [("signer", "某街道办事处"), ("unit_head", "某街道办事处")]),
 ]
 
 
@@ -43,6 +43,10 @@ ASSETS = [
     ("new_media", "区教育发布", "wechat", "区教育局", {}),
     ("new_media", "某区教育", "weibo", "区教育局", {}),
     ("new_media", "某街道发布", "wechat", "某街道办事处", {}),
+    ("new_media", "区教育发布", "toutiao", "区教育局", {}),
+    ("website", "区教育局网站", None, "区教育局", {"domain": "jyj.mouqu.gov.cn", "identifier_code": "1101000050",
+                                                 "special_need": "全区教育公共服务（经批准）"}),
+    ("column", "通知公告", None, "区教育局", {"column": {"owner": "张三", "update_frequency": "每周", "review": "三审三校"}}),
 ]
 
 
@@ -84,8 +88,70 @@ def seed_demo(rt, password: str = DEMO_PASSWORD, password_hash: str | None = Non
                     session.add(RoleGrant(user_id=user.id, role=role, org_unit_id=units[scope].id))
             logins.append(DemoLogin(username, real_name, home, [ROLES[r] for r, _ in grants]))
         for kind, name, platform, unit, attributes in ASSETS:
-            if session.scalar(select(Asset.id).where(Asset.name == name)) is None:
+            if session.scalar(select(Asset.id).where(Asset.name == name, Asset.platform.is_(platform)
+                                                     if platform is None else Asset.platform == platform)) is None:
                 now = rt.clock.now()
                 session.add(Asset(kind=kind, name=name, platform=platform, org_unit_id=units[unit].id, state="online",
                                   attributes=attributes, created_at=now, updated_at=now))
         return logins
+
+
+def seed_demo_work(rt) -> int:
+    """Requests in flight in every process, so a new user of `make serve` finds real work.
+
+    Runs once: nothing is started when the demo already has instances. Returns how many started.
+    """
+    from sqlalchemy import func
+
+    from db.models import ProcessInstance
+    from db.session import reading
+
+    from . import assets
+    from .commands import Actor, complete_task
+    from .content import submit_content
+
+    with reading(rt.session_factory) as session:
+        if session.scalar(select(func.count()).select_from(ProcessInstance)):
+            return 0
+        who = {u.username: Actor(u.id) for u in session.scalars(select(User))}
+        asset = {(a.name, a.platform): a.id for a in session.scalars(select(Asset))}
+
+    def task(iid: int, bpmn_id: str) -> int:
+        from db.models import HumanTask
+
+        with reading(rt.session_factory) as session:
+            return session.scalar(select(HumanTask.id).where(HumanTask.instance_id == iid, HumanTask.bpmn_id == bpmn_id,
+                                                             HumanTask.state == "ready"))
+
+    started = [
+        submit_content(rt, who["zhangsan"], title="关于做好2026年秋季学期开学工作的通知", body="各中小学：……",
+                       target_kind="portal_column", target_name="通知公告"),
+    ]
+    published = submit_content(rt, who["zhangsan"], title="区教育局召开安全生产工作会议", body="近日，……",
+                               target_kind="wechat", target_name="区教育发布")
+    complete_task(rt, task(published, "review"), who["lisi"], outcome="pass", opinion="内容准确")
+    complete_task(rt, task(published, "sign"), who["wangwu"], outcome="pass", opinion="同意发布")
+    started.append(published)
+    started.append(assets.start_temporary_offline(rt, who["zhangsan"], asset[("某区教育", "weibo")], path="approval",
+                                                  reason_kind="rectification", reason="账号内容全面整改"))
+    started.append(assets.start_change_info(rt, who["zhangsan"], asset[("区教育发布", "wechat")],
+                                            {"contacts": "010-66668888", "responsible_person": "王五"}))
+    started.append(assets.start_migration(rt, who["zhangsan"], asset[("区教育局网站", None)], reason="网站改版，历史栏目归档"))
+    started.append(assets.start_open_new_media(
+        rt, who["zhangsan"], platform="douyin", name="区教育发布", purpose="unit", real_name_verified=True,
+        plan={"leadership": "分管副局长牵头", "funding": "年度预算列支", "rules": "三审三校制度",
+              "contact_person": "张三", "contact_phone": "010-12345678"}))
+    started.append(assets.start_open_website(rt, who["huanglei"], name="某街道便民服务网", special_need="街道便民服务集中发布"))
+    started.append(assets.start_app_launch(rt, who["zhangsan"], name="区教育通", tester="某软件测评中心",
+                                           report_number="AQ-2026-07", report_date="2026-10-20"))
+    started.append(assets.start_column_request(rt, who["zhangsan"], action="open", name="教育惠民政策",
+                                               details={"owner": "张三", "update_frequency": "每周两次",
+                                                        "review": "三审三校后由电子政务中心终审"}))
+    started.append(assets.start_column_adjustment(rt, who["sunqi"], asset[("通知公告", None)],
+                                                  proposal="拆分为“通知”“公告”两个子栏目"))
+    started.append(assets.start_decommission(rt, who["huanglei"], asset[("某街道发布", "wechat")], grounds="consolidation",
+                                             plan="内容并入区政务新媒体矩阵"))
+    started.append(assets.start_exit_supervision(rt, who["zhangsan"], asset[("区教育发布", "toutiao")],
+                                                 establishment_document="某编办〔2026〕12号",
+                                                 reason="头条号职能并入区融媒体中心"))
+    return len(started)

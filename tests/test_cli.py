@@ -69,3 +69,20 @@ def test_deadline_into_an_uncovered_year_names_the_year_and_exits_1(cli_db, caps
 def test_deadline_refuses_bad_input_with_a_sentence(cli_db, capsys, args):
     assert main(["deadline", *args]) == 2
     assert capsys.readouterr().err.strip()
+
+
+def test_the_demo_has_work_in_flight_in_every_process_once(sqlite_rt):
+    from sqlalchemy import select
+
+    from db.models import ProcessDefinition, ProcessInstance
+    from db.session import reading
+    from engine.demo import seed_demo_work
+
+    assert seed_demo_work(sqlite_rt) == 12
+    with reading(sqlite_rt.session_factory) as session:
+        keys = set(session.scalars(select(ProcessDefinition.key)))
+        started = set(session.scalars(select(ProcessDefinition.key).join(
+            ProcessInstance, ProcessInstance.definition_id == ProcessDefinition.id)))
+        running = session.scalars(select(ProcessInstance).where(ProcessInstance.status == "running")).all()
+    assert started == keys and len(running) == 11  # one review item is already published
+    assert seed_demo_work(sqlite_rt) == 0

@@ -74,3 +74,24 @@ def test_an_editor_applies_to_open_an_account_and_a_missing_field_keeps_what_was
     assert refused.status_code == 400 and "请填写“经费保障”" in html and "分管副局长牵头" in html
     done = auth.post("/assets/new-media", {**form, "funding": "年度预算"})
     assert "开设抖音账号“区教育发布”" in client.get(done.headers["Location"]).get_data(as_text=True)
+
+
+def test_every_lifecycle_request_can_be_started_from_the_pages(client, auth, sqlite_rt):
+    auth.login("zhangsan")
+    wechat = _asset_id(sqlite_rt, "区教育发布")
+    page = client.get(f"/assets/{wechat}").get_data(as_text=True)
+    for form in ("apply-offline", "apply-closure", "apply-change", "apply-exit", "apply-migration"):
+        assert f'data-testid="{form}"' in page
+    done = auth.post(f"/assets/{wechat}/change", {"contacts": "010-66668888"})
+    assert "区教育发布信息变更" in client.get(done.headers["Location"]).get_data(as_text=True)
+
+    forms = client.get("/assets/apply").get_data(as_text=True)
+    assert all(f'data-testid="{f}"' in forms for f in ("apply-website", "apply-app", "apply-column"))
+    refused = auth.post("/assets/apply/website", {"name": "某区教育网", "special_need": ""})
+    assert "特殊需要" in client.get(refused.headers["Location"]).get_data(as_text=True)
+    app = auth.post("/assets/apply/app", {"name": "区教育通", "tester": "某测评中心", "report_number": "AQ-1",
+                                          "report_date": "2026-10-20"})
+    assert "移动客户端“区教育通”上线申请" in client.get(app.headers["Location"]).get_data(as_text=True)
+    column = auth.post("/assets/apply/column", {"kind": "column", "name": "教育惠民政策", "owner": "张三",
+                                                "update_frequency": "每周", "review": "三审三校"})
+    assert "开设栏目/专题“教育惠民政策”" in client.get(column.headers["Location"]).get_data(as_text=True)

@@ -55,6 +55,11 @@ def cmd_seed(_args) -> int:
     print(f"\n演示账号（密码均为 {DEMO_PASSWORD}）：")
     for login in seed_demo(rt):
         print(f"  {login.username:<10} {login.real_name}  {login.unit}  {'、'.join(login.roles)}")
+    from engine.demo import seed_demo_work
+
+    started = seed_demo_work(rt)
+    if started:
+        print(f"\n已创建 {started} 个演示事项（各流程均有正在办理的事项）。")
     return 0
 
 
@@ -174,6 +179,7 @@ def _shown_broker() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("spiff").setLevel(logging.WARNING)  # a line per task state change is noise here
     parser = argparse.ArgumentParser(prog="govflow", description="GovFlow 政务流程平台")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="迁移数据库到最新版本").set_defaults(func=cmd_migrate)
