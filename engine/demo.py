@@ -43,6 +43,9 @@ ASSETS = [
     ("new_media", "区教育发布", "wechat", "区教育局", {}),
     ("new_media", "某区教育", "weibo", "区教育局", {}),
     ("new_media", "某街道发布", "wechat", "某街道办事处", {}),
+]
+# More registered assets for the demo's requests in flight (seed_demo_work), not for the tests' base data.
+WORK_ASSETS = [
     ("new_media", "区教育发布", "toutiao", "区教育局", {}),
     ("website", "区教育局网站", None, "区教育局", {"domain": "jyj.mouqu.gov.cn", "identifier_code": "1101000050",
                                                  "special_need": "全区教育公共服务（经批准）"}),
@@ -87,13 +90,19 @@ def seed_demo(rt, password: str = DEMO_PASSWORD, password_hash: str | None = Non
                 if exists is None:
                     session.add(RoleGrant(user_id=user.id, role=role, org_unit_id=units[scope].id))
             logins.append(DemoLogin(username, real_name, home, [ROLES[r] for r, _ in grants]))
-        for kind, name, platform, unit, attributes in ASSETS:
-            if session.scalar(select(Asset.id).where(Asset.name == name, Asset.platform.is_(platform)
-                                                     if platform is None else Asset.platform == platform)) is None:
-                now = rt.clock.now()
-                session.add(Asset(kind=kind, name=name, platform=platform, org_unit_id=units[unit].id, state="online",
-                                  attributes=attributes, created_at=now, updated_at=now))
+        _register_assets(session, rt.clock.now(), ASSETS)
         return logins
+
+
+def _register_assets(session, now, assets) -> None:
+    """Register each (kind, name, platform, unit, attributes) as online, unless it already is."""
+    for kind, name, platform, unit, attributes in assets:
+        same = select(Asset.id).where(Asset.name == name, Asset.kind == kind,
+                                      Asset.platform.is_(None) if platform is None else Asset.platform == platform)
+        if session.scalar(same) is None:
+            unit_id = session.scalar(select(OrgUnit.id).where(OrgUnit.name == unit))
+            session.add(Asset(kind=kind, name=name, platform=platform, org_unit_id=unit_id, state="online",
+                              attributes=attributes, created_at=now, updated_at=now))
 
 
 def seed_demo_work(rt) -> int:
@@ -113,6 +122,9 @@ def seed_demo_work(rt) -> int:
     with reading(rt.session_factory) as session:
         if session.scalar(select(func.count()).select_from(ProcessInstance)):
             return 0
+    with transaction(rt.session_factory) as session:
+        _register_assets(session, rt.clock.now(), WORK_ASSETS)
+    with reading(rt.session_factory) as session:
         who = {u.username: Actor(u.id) for u in session.scalars(select(User))}
         asset = {(a.name, a.platform): a.id for a in session.scalars(select(Asset))}
 
