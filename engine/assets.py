@@ -487,3 +487,28 @@ def start_column_adjustment(rt, actor: Actor, asset_id: int, *, proposal: str) -
                                data={"asset_id": asset.id, "asset_kind": asset.kind,
                                      "changes": {"column_structure": proposal}})
         return row.id
+
+
+CONTACTS_PROCESS = "unit_contacts"
+
+
+def start_unit_contacts(rt, actor: Actor, *, leader: str, liaisons: str, website_department: str = "",
+                        website_person: str = "") -> int:
+    """CHG-2: report the unit's leader in charge and liaisons (one per line) to the operator."""
+    leader = (leader or "").strip()
+    liaison_lines = [line.strip() for line in (liaisons or "").splitlines() if line.strip()]
+    if not leader or len(leader) > 100:
+        raise InvalidInput("请填写分管负责人（CHG-2）。", "Give the leader in charge (CHG-2).")
+    if not liaison_lines or len(liaison_lines) > 20 or any(len(line) > 100 for line in liaison_lines):
+        raise InvalidInput("请至少填写一名联络员，每行一人（姓名和联系方式）（CHG-2）。",
+                           "Give at least one liaison, one per line (CHG-2).")
+    contacts = {"leader": leader, "liaisons": liaison_lines,
+                "website_department": (website_department or "").strip()[:100],
+                "website_person": (website_person or "").strip()[:100]}
+    with transaction(rt.session_factory) as session:
+        user = load_actor(session, actor)
+        row = start_in_session(rt, session, CONTACTS_PROCESS, actor, title="单位负责人和联络员登记",
+                               business_key=f"unit:{user.org_unit_id}",
+                               opinion=f"分管负责人：{leader}；联络员：{'、'.join(liaison_lines)}",
+                               data={"contacts": contacts})
+        return row.id

@@ -166,4 +166,6 @@ def seed_demo_work(rt) -> int:
     started.append(assets.start_exit_supervision(rt, who["zhangsan"], asset[("区教育发布", "toutiao")],
                                                  establishment_document="某编办〔2026〕12号",
                                                  reason="头条号职能并入区融媒体中心"))
+    started.append(assets.start_unit_contacts(rt, who["huanglei"], leader="林芳（副主任）",
+                                              liaisons="黄磊 010-55556666"))
     return len(started)

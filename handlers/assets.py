@@ -123,3 +123,15 @@ def record_archive(params: dict, ctx: HandlerContext) -> dict:
     asset = asset_for_key(ctx.session, ctx.business_key, lock=True)
     asset.attributes = {**(asset.attributes or {}), "archived_at": ctx.now.astimezone(SHANGHAI).isoformat(timespec="minutes")}
     return {"archived_at": asset.attributes["archived_at"]}
+
+
+@handler("record_unit_contacts")
+def record_unit_contacts(params: dict, ctx: HandlerContext) -> dict:
+    """CHG-2: the unit's registered leader in charge, liaisons and website responsibles."""
+    kind, _, ident = (ctx.business_key or "").partition(":")
+    unit = ctx.session.get(OrgUnit, int(ident)) if kind == "unit" and ident.isdigit() else None
+    if unit is None:
+        raise LookupError(f"找不到业务编号 {ctx.business_key} 对应的单位")
+    unit.contacts = {**dict(params.get("contacts") or {}), "registered_at": ctx.now.astimezone(SHANGHAI).isoformat(
+        timespec="minutes"), "instance_id": ctx.instance_id}
+    return {"unit_id": unit.id}

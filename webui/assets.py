@@ -25,6 +25,7 @@ from engine.assets import (
     start_open_new_media,
     start_open_website,
     start_temporary_offline,
+    start_unit_contacts,
     visible_assets,
 )
 
@@ -183,3 +184,13 @@ def apply_column():
     return _start(lambda rt, actor: start_column_request(
         rt, actor, action="open", kind=form.get("kind", "column"), name=form.get("name", ""),
         details={f.name: form.get(f.name, "") for f in COLUMN_FIELDS}), "已提交栏目开设申请。", "assets.apply_forms")
+
+
+@bp.route("/apply/contacts", methods=["POST"])
+@login_required
+def apply_contacts():
+    form = request.form
+    return _start(lambda rt, actor: start_unit_contacts(
+        rt, actor, leader=form.get("leader", ""), liaisons=form.get("liaisons", ""),
+        website_department=form.get("website_department", ""), website_person=form.get("website_person", "")),
+        "已报送负责人和联络员。", "assets.apply_forms")

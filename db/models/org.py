@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime
@@ -32,6 +32,8 @@ class OrgUnit(Base):
     name: Mapped[str] = mapped_column(String(120))
     level: Mapped[str] = mapped_column(String(20))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    # CHG-2: the registered leader in charge, liaisons and website responsibles (set by a process).
+    contacts: Mapped[dict | None] = mapped_column(JSON)
 
     parent: Mapped["OrgUnit | None"] = relationship(remote_side=[id])
 

@@ -68,3 +68,20 @@ def test_chg_3_the_operator_proposes_and_the_office_approves_before_the_change_i
     assert ready(rt, iid)["office_approval"].role == "district_office"
     _do(rt, iid, "office_approval", users["zhouba"])
     assert _asset(rt, "教育动态").attributes["column_structure"].startswith("拆分为")
+
+
+def test_chg_2_a_unit_registers_its_leader_and_at_least_one_liaison_with_the_operator(rt, users):
+    from engine.assets import start_unit_contacts
+
+    with pytest.raises(InvalidInput, match="联络员"):
+        start_unit_contacts(rt, users["zhangsan"], leader="赵六（副局长）", liaisons="  \n ")
+    iid = start_unit_contacts(rt, users["zhangsan"], leader="赵六（副局长）", liaisons="张三 010-12345678\n王五 010-87654321")
+    assert ready(rt, iid)["head_confirm"].role == "unit_head"
+    _do(rt, iid, "head_confirm", users["zhaoliu"])
+    assert ready(rt, iid)["operator_record"].role == "egov_center"
+    _do(rt, iid, "operator_record", users["sunqi"], outcome="done")
+    with reading(rt.session_factory) as session:
+        unit = session.scalar(select(OrgUnit).where(OrgUnit.name == "区教育局"))
+        assert unit.contacts["leader"] == "赵六（副局长）"
+        assert unit.contacts["liaisons"] == ["张三 010-12345678", "王五 010-87654321"]
+        assert unit.contacts["instance_id"] == iid
