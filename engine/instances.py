@@ -63,7 +63,7 @@ def script_engine(rt, session: Session, row: ProcessInstance) -> SafeScriptEngin
     # `now` (alias `start`) is the command's clock time: a timer reads add_working_days(start, 5).
     recorder = DeadlineRecorder(lambda: calendar_for(session, rt.roll_calendar_days))
     instant = rt.clock.now().isoformat()
-    functions = {**recorder.functions(), "now": instant, "start": instant}
+    functions = {**recorder.functions(), "now": instant, "start": instant, "policy": dict(rt.policy.values)}
     return SafeScriptEngine(functions=functions, service_caller=call_service, recorder=recorder)
 
 

@@ -19,6 +19,7 @@ from .calendar import CalendarNotCovered
 from .exceptions import DeploymentRejected, ExpressionFailed, ExpressionRejected
 from .expressions import check_expression, evaluate_expression
 from .functions import EXPRESSION_FUNCTIONS
+from .policy import DEFAULT_VALUES
 
 MAX_BYTES = 1_000_000
 # SpiffWorkflow's parser recurses along the chain and fails near 487 nodes (ENGINE_NOTES.md).
@@ -235,7 +236,7 @@ def _check_timer(element, tag: str, expression: str) -> None:
     """Evaluate a timer once against a sample start so a bad one fails now, not in 30 days."""
     owner = _owner_id(element)
     instant = datetime(2026, 1, 5, 1, 0, tzinfo=UTC).isoformat()
-    sample = {"now": instant, "start": instant}
+    sample = {"now": instant, "start": instant, "policy": DEFAULT_VALUES}
     try:
         value = evaluate_expression(expression, sample, EXPRESSION_FUNCTIONS)
     except CalendarNotCovered:

@@ -13,6 +13,7 @@ from db.session import make_engine, make_session_factory
 from handlers.registry import Handler, registered_handlers
 
 from .clock import Clock
+from .policy import Policy, load_policy
 from .specs import DefinitionCache
 from .timers import install_clock
 
@@ -28,6 +29,8 @@ class Runtime:
     on_cancel: dict[str, Callable[[Session, ProcessInstance], None]] = field(default_factory=dict)
     # Policy: roll a calendar-day deadline that falls on a rest day to the next working day.
     roll_calendar_days: bool = False
+    # The regional policy profile diagrams read as `policy[...]` (engine/policy.py).
+    policy: Policy = field(default_factory=load_policy)
     # Hands a committed service job to whoever runs it: Celery in production (engine.celery_app);
     # by default the job runs at once in this process, right after the command commits.
     dispatcher: Callable[[int], None] | None = None

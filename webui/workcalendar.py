@@ -106,3 +106,14 @@ def declare_view():
         return _back(to_shanghai(runtime().clock.now()).year)
     return _run(year, lambda: declare_year(runtime(), current_user.id, year, reason=request.form.get("reason", "")),
                 t("cal.declared"))
+
+
+@bp.route("/policy")
+@login_required
+def policy():
+    """The regional policy profile in force (政策配置), read-only: it is set by configuration."""
+    from engine.policy import PROFILES
+
+    _require_viewer()
+    current = runtime().policy
+    return render_template("workcalendar/policy.html", policy=current, profiles=PROFILES, tab="policy")
