@@ -180,6 +180,8 @@ def asset_page(session: Session, asset_id: int, user) -> dict:
                            and not instances_running(instances),
             "may_close_column": (asset.org_unit_id == user.org_unit_id and asset.kind in ("column", "sub_homepage")
                                  and asset.state == "online" and not instances_running(instances)),
+            "may_cleanup": (asset.kind == "new_media" and asset.state in ("online", "offline")
+                            and not instances_running(instances) and _holds(session, user, "district_office", asset)),
             "may_adjust": (asset.kind in ("column", "sub_homepage") and asset.state == "online"
                            and not instances_running(instances) and _holds(session, user, "egov_center", asset))}
 
@@ -511,4 +513,39 @@ def start_unit_contacts(rt, actor: Actor, *, leader: str, liaisons: str, website
                                business_key=f"unit:{user.org_unit_id}",
                                opinion=f"分管负责人：{leader}；联络员：{'、'.join(liaison_lines)}",
                                data={"contacts": contacts})
+        return row.id
+
+
+CLEANUP_PROCESS = "account_cleanup"
+# DEC-7: why the office orders an account integrated and closed.
+CLEANUP_GROUNDS = {"no_maintainer": "无人维护", "not_updated": "长期不更新", "duplicate": "功能重复", "low_attention": "关注度低"}
+
+register_form(Form("integration", [  # DEC-7
+    Field("target", "内容整合到的账号", "Account the content moves to", 200),
+    Field("summary", "整合情况", "What was integrated", 2000, multiline=True),
+], apply=_keep_on_asset("integration")))
+
+
+def start_account_cleanup(rt, actor: Actor, asset_id: int, *, grounds: str, notice: str) -> int:
+    """DEC-7: the district office orders a new-media account of a unit below it integrated, then closed."""
+    notice = (notice or "").strip()
+    if grounds not in CLEANUP_GROUNDS:
+        raise InvalidInput("请选择清理整合的理由：无人维护、长期不更新、功能重复或关注度低（DEC-7）。",
+                           "Choose the ground: no maintainer, not updated, duplicate, low attention (DEC-7).")
+    if not notice or len(notice) > MAX_REASON:
+        raise InvalidInput("请填写清理整合通知内容。", "Write the cleanup notice.")
+    with transaction(rt.session_factory) as session:
+        user = load_actor(session, actor)
+        asset = session.scalar(select(Asset).where(Asset.id == asset_id).with_for_update())
+        if asset is None or asset.kind != "new_media" or asset.state not in ("online", "offline"):
+            raise InvalidInput("只能对在运行的政务新媒体账号下达清理整合通知。", "Only a running new-media account can be cleaned up.")
+        if not _holds(session, user, "district_office", asset):
+            raise Forbidden("清理整合由主办单位上级的区政府办公室下达（DEC-7）。",
+                            "The district office above the host unit orders a cleanup (DEC-7).")
+        if _open_lifecycle_instance(session, asset.id) is not None:
+            raise ConflictError(f"“{asset.name}”已有一个正在办理的事项。", "A request is already in progress.")
+        row = start_in_session(rt, session, CLEANUP_PROCESS, actor, title=f"{asset.name}清理整合",
+                               business_key=asset_key(asset.id), opinion=f"{CLEANUP_GROUNDS[grounds]}：{notice}",
+                               data={"asset_id": asset.id, "asset_kind": asset.kind, "grounds": grounds},
+                               for_unit_id=asset.org_unit_id)
         return row.id

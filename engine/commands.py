@@ -47,8 +47,13 @@ def latest_definition(rt, session: Session, key: str) -> CompiledDefinition:
 
 
 def start_in_session(rt, session: Session, key: str, actor: Actor, *, title: str, business_key: str,
-                     data: dict | None = None, opinion: str | None = None) -> ProcessInstance:
-    """Start the newest version of `key` inside the caller's transaction (see start_process)."""
+                     data: dict | None = None, opinion: str | None = None,
+                     for_unit_id: int | None = None) -> ProcessInstance:
+    """Start the newest version of `key` inside the caller's transaction (see start_process).
+
+    `for_unit_id`: a supervising office starts a request about a unit below it (e.g. 清理整合),
+    so the lanes are resolved from that unit; the caller has checked the office's authority.
+    """
     user = load_actor(session, actor)
     definition = latest_definition(rt, session, key)
     if not may_start(session, user, definition.start_role):
@@ -63,7 +68,8 @@ def start_in_session(rt, session: Session, key: str, actor: Actor, *, title: str
     now = rt.clock.now()
     # Inserted at version 0; the save below moves it to 1 under the same optimistic check.
     row = ProcessInstance(definition_id=definition.id, status="running", state="",
-                          version=0, business_key=business_key, title=title, org_unit_id=user.org_unit_id,
+                          version=0, business_key=business_key, title=title,
+                          org_unit_id=for_unit_id or user.org_unit_id,
                           started_by_id=user.id, started_at=now)
     session.add(row)
     session.flush()

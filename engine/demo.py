@@ -47,6 +47,7 @@ ASSETS = [
 # More registered assets for the demo's requests in flight (seed_demo_work), not for the tests' base data.
 WORK_ASSETS = [
     ("new_media", "区教育发布", "toutiao", "区教育局", {}),
+    ("new_media", "某街道发布", "weibo", "某街道办事处", {}),
     ("website", "区教育局网站", None, "区教育局", {"domain": "jyj.mouqu.gov.cn", "identifier_code": "1101000050",
                                                  "special_need": "全区教育公共服务（经批准）"}),
     ("column", "通知公告", None, "区教育局", {"column": {"owner": "张三", "update_frequency": "每周", "review": "三审三校"}}),
@@ -166,6 +167,8 @@ def seed_demo_work(rt) -> int:
     started.append(assets.start_exit_supervision(rt, who["zhangsan"], asset[("区教育发布", "toutiao")],
                                                  establishment_document="某编办〔2026〕12号",
                                                  reason="头条号职能并入区融媒体中心"))
+    started.append(assets.start_account_cleanup(rt, who["zhouba"], asset[("某街道发布", "weibo")], grounds="not_updated",
+                                                notice="该微博账号半年未更新，请整合内容后关停"))
     started.append(assets.start_unit_contacts(rt, who["huanglei"], leader="林芳（副主任）",
                                               liaisons="黄磊 010-55556666"))
     return len(started)

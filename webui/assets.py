@@ -10,11 +10,13 @@ from db.session import reading
 from engine import Actor, GovFlowError
 from engine.assets import (
     CHANGEABLE,
+    CLEANUP_GROUNDS,
     CLOSURE_GROUNDS,
     COLUMN_FIELDS,
     OFFLINE_REASONS,
     OPENING_PLAN_FIELDS,
     asset_page,
+    start_account_cleanup,
     start_app_launch,
     start_change_info,
     start_column_adjustment,
@@ -34,7 +36,8 @@ from .i18n import current_lang
 
 bp = Blueprint("assets", __name__, url_prefix="/assets")
 LABELS = {"kinds": ASSET_KINDS, "states": ASSET_STATES, "platforms": PLATFORMS, "violations": VIOLATION_TYPES,
-          "reasons": OFFLINE_REASONS, "grounds": CLOSURE_GROUNDS, "changeable": CHANGEABLE}
+          "reasons": OFFLINE_REASONS, "grounds": CLOSURE_GROUNDS, "changeable": CHANGEABLE,
+          "cleanup": CLEANUP_GROUNDS}
 
 
 @bp.route("/")
@@ -194,3 +197,11 @@ def apply_contacts():
         rt, actor, leader=form.get("leader", ""), liaisons=form.get("liaisons", ""),
         website_department=form.get("website_department", ""), website_person=form.get("website_person", "")),
         "已报送负责人和联络员。", "assets.apply_forms")
+
+
+@bp.route("/<int:asset_id>/cleanup", methods=["POST"])
+@login_required
+def order_cleanup(asset_id: int):
+    return _start(lambda rt, actor: start_account_cleanup(rt, actor, asset_id, grounds=request.form.get("grounds", ""),
+                                                          notice=request.form.get("notice", "")),
+                  "已下达清理整合通知。", "assets.show", asset_id=asset_id)

@@ -112,6 +112,8 @@ MESSAGES = {
     "asset.close_column": ("关闭栏目", "Close the column"),
     "asset.adjust": ("栏目调整（运维单位提出）", "Adjust the column (operator)"),
     "asset.proposal": ("调整方案", "Proposal"),
+    "asset.cleanup": ("下达清理整合通知（区政府办）", "Order a cleanup (district office)"),
+    "asset.notice": ("通知内容", "Notice"),
     "asset.contacts": ("单位负责人和联络员登记", "Leader in charge and liaisons"),
     "asset.leader": ("分管负责人", "Leader in charge"),
     "asset.liaisons": ("联络员（每行一人：姓名和联系方式）", "Liaisons (one per line: name and contact)"),

@@ -164,3 +164,31 @@ def test_dec_5_a_filing_in_time_ends_the_closure_without_a_violation(sqlite_rt, 
     assert instance(rt, iid).status == "completed"
     with reading(rt.session_factory) as session:
         assert session.scalars(select(Violation)).all() == []
+
+
+def test_dec_7_the_office_orders_an_unmaintained_account_integrated_first_then_closed(rt, users, clock):
+    from engine import Forbidden
+    from engine.assets import start_account_cleanup
+
+    account = _asset(rt).id
+    with pytest.raises(Forbidden, match="DEC-7"):
+        start_account_cleanup(rt, users["zhangsan"], account, grounds="not_updated", notice="半年未更新")
+    with pytest.raises(InvalidInput, match="DEC-7"):
+        start_account_cleanup(rt, users["zhouba"], account, grounds="不喜欢", notice="x")
+    clock.set(datetime.fromisoformat("2026-03-02T10:00+08:00"))
+    iid = start_account_cleanup(rt, users["zhouba"], account, grounds="not_updated", notice="半年未更新，整合后关停")
+    # The host unit's people do the work: the lanes resolve from the account's unit, not the office's.
+    assert ready(rt, iid)["integrate"].role == "editor" and _asset(rt).state == "online"
+    with pytest.raises(InvalidInput, match="内容整合到的账号"):
+        _do(rt, iid, "integrate", users["zhangsan"], outcome="done", form={"target": "", "summary": "全部迁移"})
+    _do(rt, iid, "integrate", users["zhangsan"], outcome="done", form={"target": "区教育发布", "summary": "全部迁移"})
+    assert _asset(rt).state == "online"  # integrated first; nothing closed yet
+    _do(rt, iid, "head_consent", users["zhaoliu"])
+    assert _asset(rt).state == "closing"
+    _do(rt, iid, "notice", users["zhangsan"], outcome="done", form=NOTICE)
+    clock.set(datetime.fromisoformat("2026-04-02T00:00:00+08:00"))
+    sweep(rt)
+    _do(rt, iid, "where", users["zhangsan"], outcome="done", form=NOTICE)
+    assert _asset(rt).state == "closed" and _asset(rt).attributes["integration"]["target"] == "区教育发布"
+    _do(rt, iid, "filing", users["zhangsan"], outcome="done", form={"filing_reference": "新媒体备案 0402"})
+    assert instance(rt, iid).status == "completed"
