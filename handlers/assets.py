@@ -58,11 +58,18 @@ def same_platform_accounts(session: Session, asset: Asset) -> list[Asset]:
         Asset.state.in_(ACTIVE_STATES), Asset.id != asset.id)))
 
 
+def other_websites(session: Session, asset: Asset) -> list[Asset]:
+    """OPEN-2: the unit's other websites that still count (one website per unit)."""
+    return list(session.scalars(select(Asset).where(
+        Asset.org_unit_id == asset.org_unit_id, Asset.kind == "website", Asset.state.in_(ACTIVE_STATES),
+        Asset.id != asset.id)))
+
+
 @handler("check_open_quota")
 def check_open_quota(params: dict, ctx: HandlerContext) -> dict:
-    """OPEN-2, again at approval: ok when the unit has no other account on this platform."""
+    """OPEN-2, again at approval: ok when the unit has no other account on this platform (or no other website)."""
     asset = asset_for_key(ctx.session, ctx.business_key, lock=True)
-    others = same_platform_accounts(ctx.session, asset)
+    others = other_websites(ctx.session, asset) if asset.kind == "website" else same_platform_accounts(ctx.session, asset)
     return {"ok": not others, "existing": [a.name for a in others]}
 
 

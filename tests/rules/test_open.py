@@ -286,3 +286,19 @@ def test_open_10_a_sub_homepage_opens_like_a_column(sqlite_rt, sqlite_users):
     _do(rt, iid, "operator_review", users["sunqi"])
     _do(rt, iid, "office_approval", users["zhouba"], outcome="reject", opinion="暂缓")
     assert (_asset(rt, iid).kind, _asset(rt, iid).state) == ("sub_homepage", "rejected")
+
+
+def test_open_2_one_website_per_unit_is_checked_again_at_approval(sqlite_rt, sqlite_users):
+    from db.models import OrgUnit
+    from db.session import transaction
+
+    rt, users = sqlite_rt, sqlite_users
+    iid = _apply_website(rt, users)
+    with transaction(rt.session_factory) as session:  # a website registered for the unit meanwhile
+        unit = session.scalar(select(OrgUnit.id).where(OrgUnit.name == "区教育局"))
+        now = datetime.fromisoformat("2026-03-02T10:00+08:00")
+        session.add(Asset(kind="website", name="另一个网站", org_unit_id=unit, state="online", attributes={},
+                          created_at=now, updated_at=now))
+    for step, who in (("head_consent", "zhaoliu"), ("city_approval", "wujiu"), ("province_approval", "zhengshi")):
+        _do(rt, iid, step, users[who])
+    assert _asset(rt, iid).state == "rejected" and instance(rt, iid).status == "completed"
