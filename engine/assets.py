@@ -275,19 +275,19 @@ def _keep_attributes(session: Session, instance: ProcessInstance, values: dict) 
 register_form(Form("website_domain", [  # OPEN-8 (1)
     Field("domain", "域名", "Domain name", 200),
     Field("label_document", "党政机关网站标识批复文号", "Site label decision (document number)", 200),
-], apply=_keep_attributes))
+], apply=_keep_attributes, requires_attachment=True))
 register_form(Form("website_filings", [  # OPEN-8 (2)
     Field("icp", "ICP 备案号", "ICP number", 100),
     Field("police_filing", "公安备案号", "Public-security filing number", 100),
-], apply=_keep_attributes))
+], apply=_keep_attributes, requires_attachment=True))
 register_form(Form("graded_protection", [  # OPEN-8 (3)
     Field("assessor", "测评机构（须具备资质）", "Assessment body (qualified)", 200),
     Field("assessment_report", "测评报告编号", "Assessment report number", 100),
     Field("network_filing", "联网备案编号", "Networking filing number", 100),
-], apply=_keep_attributes))
+], apply=_keep_attributes, requires_attachment=True))
 register_form(Form("identifier_code", [  # OPEN-8 (4)
     Field("identifier_code", "网站标识码", "Website identifier code", 20),
-], apply=_keep_attributes))
+], apply=_keep_attributes, requires_attachment=True))
 
 
 def start_open_website(rt, actor: Actor, *, name: str, special_need: str = "") -> int:
@@ -446,7 +446,7 @@ ADJUSTMENT_PROCESS = "column_adjustment"
 
 register_form(Form("external_decision", [  # an external body's decision, recorded by the level that receives it
     Field("document", "批复文号", "Decision (document number)", 200),
-], apply=_keep_on_asset("external_decision")))
+], apply=_keep_on_asset("external_decision"), requires_attachment=True))
 
 
 def start_exit_supervision(rt, actor: Actor, asset_id: int, *, establishment_document: str, reason: str) -> int:

@@ -17,7 +17,7 @@ from . import audit, instances
 from .assignment import holds_role_at_or_above, may_start, may_work
 from .duties import check_separation_of_duties
 from .exceptions import ConflictError, Forbidden, InvalidInput, NotFound
-from .forms import FORMS, check_outcome, clean_values, refuse_typename
+from .forms import FORMS, REASON_REQUIRED, check_outcome, clean_values, refuse_typename
 from .specs import CompiledDefinition
 
 MAX_TITLE = 300
@@ -143,6 +143,9 @@ def complete_task(rt, task_id: int, actor: Actor, *, outcome: str, opinion: str 
         if task.form_key:
             form_def = FORMS[task.form_key]
             values = clean_values(form_def, form)
+            if form_def.requires_attachment and outcome not in REASON_REQUIRED and not _has_attachment(session, task.id):
+                raise InvalidInput("请先上传批复文件或证明材料，再办理此环节。",
+                                   "Upload the decision document first, then complete this step.")
             form_def.apply(session, loaded.row, values)
         elif form:
             raise InvalidInput("此环节没有需要填写的表单，不能提交表单数据。",
@@ -195,6 +198,12 @@ def cancel_instance(rt, instance_id: int, actor: Actor, *, reason: str) -> None:
         hook = rt.on_cancel.get(row.business_key.partition(":")[0])
         if hook:
             hook(session, row)
+
+
+def _has_attachment(session: Session, task_id: int) -> bool:
+    from .attachments import has_attachment
+
+    return has_attachment(session, task_id)
 
 
 def _uuid(value: str) -> UUID:

@@ -36,6 +36,8 @@ class Form:
     fields: list[Field]
     apply: Callable[[Session, ProcessInstance, dict], None]
     prefill: Callable[[Session, ProcessInstance], dict] = field(default=lambda s, i: {})
+    # An external body's decision is recorded with its document: the step needs an attachment.
+    requires_attachment: bool = False
 
 
 FORMS: dict[str, Form] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,6 +30,9 @@ class Runtime:
     on_cancel: dict[str, Callable[[Session, ProcessInstance], None]] = field(default_factory=dict)
     # Policy: roll a calendar-day deadline that falls on a rest day to the next working day.
     roll_calendar_days: bool = False
+    # Where uploaded attachments are kept (outside the web root).
+    files_dir: str = field(default_factory=lambda: os.environ.get("GOVFLOW_FILES_DIR")
+                           or str(Path(os.environ.get("GOVFLOW_INSTANCE_DIR", "instance")) / "attachments"))
     # The regional policy profile diagrams read as `policy[...]` (engine/policy.py).
     policy: Policy = field(default_factory=load_policy)
     # Hands a committed service job to whoever runs it: Celery in production (engine.celery_app);

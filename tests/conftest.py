@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -98,6 +99,7 @@ def clock() -> ManualClock:
 def build_runtime(url: str, clock: ManualClock):
     rt = make_runtime(url, clock)
     rt.dispatcher = rt.notifier = None  # jobs run in-process right after their command, whatever the env says
+    rt.files_dir = tempfile.mkdtemp(prefix="govflow-files-")
     deploy_directory(rt, PROCESSES, deployed_by="tests")
     seed_demo(rt, password_hash=DEMO_HASH)
     return rt

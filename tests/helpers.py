@@ -47,3 +47,10 @@ def item_of(rt, instance_id: int) -> ContentItem:
 def instance(rt, instance_id: int) -> ProcessInstance:
     with reading(rt.session_factory) as session:
         return session.get(ProcessInstance, instance_id)
+
+
+def attach(rt, instance_id: int, bpmn_id: str, actor, filename: str = "批复.pdf") -> int:
+    """Upload a small document to the open step `bpmn_id` (an external decision is recorded with it)."""
+    from engine.attachments import add_attachment
+
+    return add_attachment(rt, actor, task_id(rt, instance_id, bpmn_id), filename, b"%PDF-1.4 test document")

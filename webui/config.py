@@ -27,5 +27,5 @@ def from_environment() -> dict:
         "GOVFLOW_DATABASE_URL": os.environ.get("GOVFLOW_DATABASE_URL"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        "MAX_CONTENT_LENGTH": 11 * 1024 * 1024,  # attachments up to 10 MB
     }

@@ -1,11 +1,12 @@
 """An item's page (its content, current step and history), and withdrawing it."""
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 
 from db.models import User
 from db.session import reading
 from engine import Actor, cancel_instance, queries
+from engine.attachments import attachments_of, open_attachment
 
 from .auth import runtime
 from .i18n import t
@@ -18,7 +19,14 @@ bp = Blueprint("instances", __name__, url_prefix="/instances")
 def show(instance_id: int):
     with reading(runtime().session_factory) as session:
         page = queries.instance_page(session, instance_id, session.get(User, current_user.id))
-        return render_template("instances/show.html", page=page)
+        return render_template("instances/show.html", page=page, files=attachments_of(session, instance_id))
+
+
+@bp.route("/attachments/<int:attachment_id>", endpoint="attachment")
+@login_required
+def download(attachment_id: int):
+    row, path = open_attachment(runtime(), current_user.id, attachment_id)
+    return send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.filename)
 
 
 @bp.route("/<int:instance_id>/cancel", methods=["POST"])

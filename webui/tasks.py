@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 from db.models import User
 from db.session import reading
 from engine import Actor, InvalidInput, claim_task, complete_task, queries
+from engine.attachments import add_attachment, attachments_of
 from engine.badges import deadline_badge
 from engine.calendar import calendar_for
 
@@ -29,7 +30,8 @@ def _render(task_id: int, status: int = 200, values: dict | None = None, opinion
         if page.task.due_at is not None and page.task.state == "ready":
             rt = runtime()
             badge = deadline_badge(calendar_for(session, rt.roll_calendar_days), rt.clock.now(), page.task.due_at)
-        return render_template("tasks/task.html", page=page, opinion=opinion, badge=badge), status
+        files = attachments_of(session, page.instance.id)
+        return render_template("tasks/task.html", page=page, opinion=opinion, badge=badge, files=files), status
 
 
 @bp.route("/<int:task_id>")
@@ -61,3 +63,16 @@ def complete(task_id: int):
         return _render(task_id, status=400, values=form, opinion=opinion)
     flash(t("done.flash"), "success")
     return redirect(url_for("inbox.todo"), 303)
+
+
+@bp.route("/<int:task_id>/attachments", methods=["POST"])
+@login_required
+def upload(task_id: int):
+    upload = request.files.get("file")
+    try:
+        add_attachment(runtime(), _actor(), task_id, upload.filename if upload else "", upload.read() if upload else b"")
+    except InvalidInput as err:
+        flash(err.localized(g.lang), "error")
+    else:
+        flash(t("attachment.uploaded"), "success")
+    return redirect(url_for("tasks.show", task_id=task_id), 303)

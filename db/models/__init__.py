@@ -10,6 +10,7 @@ from .assets import (
     AssetEvent,
     Violation,
 )
+from .attachment import Attachment
 from .audit import AuditEvent
 from .base import Base, UTCDateTime
 from .calendar import OVERRIDE_KINDS, CalendarOverride
@@ -19,6 +20,7 @@ from .org import LEVELS, ROLES, OrgUnit, RoleGrant, User
 from .process import DEADLINE_RULES, Deadline, HumanTask, ProcessDefinition, ProcessInstance
 
 __all__ = [
+    "Attachment",
     "ACTIVE_STATES", "ASSET_KINDS", "ASSET_STATES", "PLATFORMS", "VIOLATION_TYPES", "Asset", "AssetEvent", "Violation",
     "AuditEvent", "Base", "CalendarOverride", "DEADLINE_RULES", "Deadline", "OVERRIDE_KINDS", "CONTENT_STATUSES", "ContentItem", "HumanTask", "Incident", "NOTIFICATION_KINDS", "Notification", "ServiceJob", "LEVELS", "OrgUnit",
     "ProcessDefinition", "ProcessInstance", "ROLES", "RoleGrant", "TARGET_KINDS", "User", "UTCDateTime",

@@ -9,7 +9,7 @@ from db.models import Asset, OrgUnit
 from db.session import reading, transaction
 from engine import Forbidden, InvalidInput, complete_task
 from engine.assets import start_column_adjustment, start_exit_supervision
-from tests.helpers import instance, ready, task_id
+from tests.helpers import attach, instance, ready, task_id
 
 
 def _asset(rt, name) -> Asset:
@@ -33,6 +33,9 @@ def test_dec_6_exit_needs_the_establishment_document_and_the_state_council_decis
     assert ready(rt, iid)["state_council_decision"].role == "province_office"
     with pytest.raises(InvalidInput, match="批复文号"):
         _do(rt, iid, "state_council_decision", users["zhengshi"], form={"document": ""})
+    with pytest.raises(InvalidInput, match="上传"):  # recorded with the document itself
+        _do(rt, iid, "state_council_decision", users["zhengshi"], form={"document": "国办函〔2026〕8号"})
+    attach(rt, iid, "state_council_decision", users["zhengshi"], "国办函〔2026〕8号.pdf")
     _do(rt, iid, "state_council_decision", users["zhengshi"], form={"document": "国办函〔2026〕8号"})
     asset = _asset(rt, "区教育发布")
     assert asset.state == "exited" and asset.attributes["external_decision"] == {"document": "国办函〔2026〕8号"}

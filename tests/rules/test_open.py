@@ -15,7 +15,7 @@ from db.session import reading
 from engine import InvalidInput, complete_task
 from engine.assets import start_open_new_media
 from engine.sweep import sweep
-from tests.helpers import instance, ready, task_id
+from tests.helpers import attach, instance, ready, task_id
 
 PLAN = {"leadership": "分管副局长牵头", "funding": "年度预算列支", "rules": "三审三校制度",
         "contact_person": "张三", "contact_phone": "010-12345678"}
@@ -191,8 +191,13 @@ def test_open_8_the_filing_steps_run_in_order_and_the_site_goes_live_only_with_i
     for step, who, form in steps:
         assert set(ready(rt, iid)) == {step}
         assert _asset(rt, iid).state == "approved"  # nothing goes live on the way
+        if form and step != "national_submit":  # each external decision is recorded with its document
+            with pytest.raises(InvalidInput, match="上传"):
+                _do(rt, iid, step, users[who], outcome="done", form=form)
+            attach(rt, iid, step, users[who])
         _do(rt, iid, step, users[who], outcome="done", form=form)
     assert set(ready(rt, iid)) == {"identifier_code"} and ready(rt, iid)["identifier_code"].role == "province_office"
+    attach(rt, iid, "identifier_code", users["zhengshi"], "国办网站标识码通知.pdf")
     _do(rt, iid, "identifier_code", users["zhengshi"], outcome="done", form={"identifier_code": "1101000099"})
     asset = _asset(rt, iid)
     assert asset.state == "online" and asset.attributes["identifier_code"] == "1101000099"
