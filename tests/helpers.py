@@ -54,3 +54,21 @@ def attach(rt, instance_id: int, bpmn_id: str, actor, filename: str = "批复.pd
     from engine.attachments import add_attachment
 
     return add_attachment(rt, actor, task_id(rt, instance_id, bpmn_id), filename, b"%PDF-1.4 test document")
+
+
+def register_asset(rt, kind: str, name: str, *, unit: str = "区教育局", platform: str | None = None,
+                   state: str = "online", attributes: dict | None = None) -> int:
+    """Test data straight into the registry (the rules about registering are the processes' business)."""
+    from datetime import UTC, datetime
+
+    from db.models import Asset, OrgUnit
+    from db.session import transaction
+
+    with transaction(rt.session_factory) as session:
+        unit_id = session.scalar(select(OrgUnit.id).where(OrgUnit.name == unit))
+        now = datetime(2026, 3, 2, tzinfo=UTC)
+        asset = Asset(kind=kind, name=name, platform=platform, org_unit_id=unit_id, state=state,
+                      attributes=attributes or {}, created_at=now, updated_at=now)
+        session.add(asset)
+        session.flush()
+        return asset.id

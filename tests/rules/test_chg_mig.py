@@ -4,17 +4,17 @@ Dates by hand (2026 notice: 清明 4/4 (Sat)–4/6 (Mon) off): a change filed Th
 the national system within 5 working days: 4/3=1, 4/7=2, 4/8=3, 4/9=4, 4/10=5 → 4/10 23:59:59.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 from sqlalchemy import select
 
 from db.models import Asset, OrgUnit, Violation
-from db.session import reading, transaction
+from db.session import reading
 from engine import InvalidInput, complete_task
 from engine.assets import start_change_info, start_migration
 from engine.sweep import sweep
-from tests.helpers import instance, ready, task_id
+from tests.helpers import instance, ready, register_asset, task_id
 
 
 def _asset(rt, name) -> Asset:
@@ -23,15 +23,8 @@ def _asset(rt, name) -> Asset:
 
 
 def _website(rt) -> int:
-    with transaction(rt.session_factory) as session:
-        unit = session.scalar(select(OrgUnit.id).where(OrgUnit.name == "区教育局"))
-        now = datetime(2026, 3, 2, tzinfo=UTC)
-        site = Asset(kind="website", name="区教育局网站", org_unit_id=unit, state="online",
-                     attributes={"domain": "old.mouqu.gov.cn", "identifier_code": "1101000050"},
-                     created_at=now, updated_at=now)
-        session.add(site)
-        session.flush()
-        return site.id
+    return register_asset(rt, "website", "区教育局网站",
+                          attributes={"domain": "old.mouqu.gov.cn", "identifier_code": "1101000050"})
 
 
 def _do(rt, iid, step, actor, outcome="pass", **kwargs):
@@ -113,14 +106,7 @@ def test_mig_1_valuable_pages_are_archived_reachable_and_marked(sqlite_rt, sqlit
 
 def test_chg_4_a_column_that_cannot_be_kept_up_is_archived_the_same_way(sqlite_rt, sqlite_users):
     rt, users = sqlite_rt, sqlite_users
-    with transaction(rt.session_factory) as session:
-        unit = session.scalar(select(OrgUnit.id).where(OrgUnit.name == "区教育局"))
-        now = datetime(2026, 3, 2, tzinfo=UTC)
-        column = Asset(kind="column", name="教育动态", org_unit_id=unit, state="online", attributes={},
-                       created_at=now, updated_at=now)
-        session.add(column)
-        session.flush()
-        column_id = column.id
+    column_id = register_asset(rt, "column", "教育动态")
     iid = start_migration(rt, users["zhangsan"], column_id, reason="栏目长期无法保障更新，归档后关闭")
     _do(rt, iid, "archive", users["zhangsan"], outcome="done", form=ARCHIVE)
     _do(rt, iid, "verify", users["sunqi"])

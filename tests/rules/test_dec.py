@@ -5,17 +5,17 @@ stays 30 calendar days, to 4/1 23:59:59; an account deregistered Thu 4/2 must be
 working days: 4/3=1, (4/4–4/6 off), 4/7=2, 4/8=3, 4/9=4, 4/10=5, so by 4/10 23:59:59.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 from sqlalchemy import select
 
-from db.models import Asset, OrgUnit, Violation
-from db.session import reading, transaction
+from db.models import Asset, Violation
+from db.session import reading
 from engine import InvalidInput, complete_task
 from engine.assets import start_decommission
 from engine.sweep import sweep
-from tests.helpers import instance, ready, task_id
+from tests.helpers import instance, ready, register_asset, task_id
 
 WEIBO = "某区教育"
 
@@ -26,14 +26,7 @@ def _asset(rt, name=WEIBO) -> Asset:
 
 
 def _website(rt) -> int:
-    with transaction(rt.session_factory) as session:
-        unit = session.scalar(select(OrgUnit.id).where(OrgUnit.name == "区教育局"))
-        now = datetime(2026, 3, 2, tzinfo=UTC)
-        asset = Asset(kind="website", name="区教育局网站", org_unit_id=unit, state="online",
-                      attributes={"domain": "jyj.mouqu.gov.cn"}, created_at=now, updated_at=now)
-        session.add(asset)
-        session.flush()
-        return asset.id
+    return register_asset(rt, "website", "区教育局网站", attributes={"domain": "jyj.mouqu.gov.cn"})
 
 
 def _apply(rt, users, asset_id=None, grounds="consolidation") -> int:

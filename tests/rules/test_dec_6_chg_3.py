@@ -1,15 +1,14 @@
 """DEC-6 (exit from supervision) and CHG-3 (portal column adjustments proposed by the operator)."""
 
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
 from db.models import Asset, OrgUnit
-from db.session import reading, transaction
+from db.session import reading
 from engine import Forbidden, InvalidInput, complete_task
 from engine.assets import start_column_adjustment, start_exit_supervision
-from tests.helpers import attach, instance, ready, task_id
+from tests.helpers import attach, instance, ready, register_asset, task_id
 
 
 def _asset(rt, name) -> Asset:
@@ -51,14 +50,7 @@ def test_dec_6_a_refused_exit_leaves_the_account_supervised(sqlite_rt, sqlite_us
 
 
 def _column(rt) -> int:
-    with transaction(rt.session_factory) as session:
-        unit = session.scalar(select(OrgUnit.id).where(OrgUnit.name == "区教育局"))
-        now = datetime(2026, 3, 2, tzinfo=UTC)
-        column = Asset(kind="column", name="教育动态", org_unit_id=unit, state="online", attributes={},
-                       created_at=now, updated_at=now)
-        session.add(column)
-        session.flush()
-        return column.id
+    return register_asset(rt, "column", "教育动态")
 
 
 def test_chg_3_the_operator_proposes_and_the_office_approves_before_the_change_is_made(sqlite_rt, sqlite_users):

@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from db.models import Asset, AssetEvent, HumanTask, OrgUnit, Violation
+from db.models import Asset, AssetEvent, HumanTask, Violation
 from db.session import reading, transaction
 from engine import ConflictError, Forbidden, InvalidInput, complete_task
 from engine.assets import start_temporary_offline
 from engine.sweep import sweep
-from tests.helpers import instance, ready, task_id
+from tests.helpers import instance, ready, register_asset, task_id
 
 WECHAT = "区教育发布"
 OFFLINE_DAY = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Mon 10:00 Beijing
@@ -27,13 +27,7 @@ def _asset(rt, name=WECHAT) -> Asset:
 
 def _website_of_the_bureau(rt) -> int:
     """A website run by 区教育局 (test data: the registry's own rules are OPEN-2's business)."""
-    with transaction(rt.session_factory) as session:
-        unit = session.scalar(select(OrgUnit.id).where(OrgUnit.name == "区教育局"))
-        asset = Asset(kind="website", name="区教育局网站", org_unit_id=unit, state="online", attributes={},
-                      created_at=OFFLINE_DAY, updated_at=OFFLINE_DAY)
-        session.add(asset)
-        session.flush()
-        return asset.id
+    return register_asset(rt, "website", "区教育局网站")
 
 
 def _apply(rt, users, asset_id=None, **kwargs) -> int:

@@ -15,7 +15,7 @@ from db.session import reading
 from engine import InvalidInput, complete_task
 from engine.assets import start_open_new_media
 from engine.sweep import sweep
-from tests.helpers import attach, instance, ready, task_id
+from tests.helpers import attach, instance, ready, register_asset, task_id
 
 PLAN = {"leadership": "分管副局长牵头", "funding": "年度预算列支", "rules": "三审三校制度",
         "contact_person": "张三", "contact_phone": "010-12345678"}
@@ -85,16 +85,9 @@ def test_open_2_one_account_per_platform_per_unit_and_none_for_a_campaign(sqlite
 
 
 def test_open_2_checked_again_at_approval(sqlite_rt, sqlite_users):
-    from db.models import OrgUnit
-    from db.session import transaction
-
     rt, users = sqlite_rt, sqlite_users
     iid = _apply(rt, users)
-    with transaction(rt.session_factory) as session:  # another Douyin account registered meanwhile
-        unit = session.scalar(select(OrgUnit.id).where(OrgUnit.name == "区教育局"))
-        now = datetime.fromisoformat("2026-03-02T10:00+08:00")
-        session.add(Asset(kind="new_media", name="区教育发布", platform="douyin", org_unit_id=unit, state="online",
-                          attributes={}, created_at=now, updated_at=now))
+    register_asset(rt, "new_media", "区教育发布", platform="douyin")  # another Douyin account registered meanwhile
     _do(rt, iid, "head_consent", users["zhaoliu"])
     _do(rt, iid, "district_approval", users["zhouba"])
     assert _asset(rt, iid).state == "rejected"
@@ -294,16 +287,9 @@ def test_open_10_a_sub_homepage_opens_like_a_column(sqlite_rt, sqlite_users):
 
 
 def test_open_2_one_website_per_unit_is_checked_again_at_approval(sqlite_rt, sqlite_users):
-    from db.models import OrgUnit
-    from db.session import transaction
-
     rt, users = sqlite_rt, sqlite_users
     iid = _apply_website(rt, users)
-    with transaction(rt.session_factory) as session:  # a website registered for the unit meanwhile
-        unit = session.scalar(select(OrgUnit.id).where(OrgUnit.name == "区教育局"))
-        now = datetime.fromisoformat("2026-03-02T10:00+08:00")
-        session.add(Asset(kind="website", name="另一个网站", org_unit_id=unit, state="online", attributes={},
-                          created_at=now, updated_at=now))
+    register_asset(rt, "website", "另一个网站")  # a website registered for the unit meanwhile
     for step, who in (("head_consent", "zhaoliu"), ("city_approval", "wujiu"), ("province_approval", "zhengshi")):
         _do(rt, iid, step, users[who])
     assert _asset(rt, iid).state == "rejected" and instance(rt, iid).status == "completed"
