@@ -549,3 +549,36 @@ def start_account_cleanup(rt, actor: Actor, asset_id: int, *, grounds: str, noti
                                data={"asset_id": asset.id, "asset_kind": asset.kind, "grounds": grounds},
                                for_unit_id=asset.org_unit_id)
         return row.id
+
+
+CORRECTION_PROCESS = "error_correction"
+URGENCY = {"urgent": "紧急", "general": "一般"}
+
+register_form(Form("correction_report", [  # REV-11
+    Field("correction", "整改情况", "What was corrected", 2000, multiline=True),
+], apply=lambda session, instance, values: None))
+
+
+def start_correction(rt, actor: Actor, asset_id: int, *, urgency: str, finding: str) -> int:
+    """REV-11: the portal operator dispatches an error found by inspection to the responsible unit."""
+    from sqlalchemy import func
+
+    finding = (finding or "").strip()
+    if urgency not in URGENCY:
+        raise InvalidInput("请选择紧急程度：紧急或一般。", "Choose urgent or general.")
+    if not finding or len(finding) > MAX_REASON:
+        raise InvalidInput("请写明错敏信息的位置和问题。", "Describe where the error is and what it is.")
+    with transaction(rt.session_factory) as session:
+        user = load_actor(session, actor)
+        asset = session.get(Asset, asset_id)
+        if asset is None:
+            raise NotFound(f"网站或账号 {asset_id} 不存在。", f"Asset {asset_id} does not exist.")
+        if not _holds(session, user, "egov_center", asset):
+            raise Forbidden("错敏信息由门户网站运维单位交办（REV-11）。", "The portal operator dispatches corrections (REV-11).")
+        serial = 1 + (session.scalar(select(func.count()).select_from(ProcessInstance).where(
+            ProcessInstance.business_key.like(f"{asset_key(asset.id)}:correction:%"))) or 0)
+        row = start_in_session(rt, session, CORRECTION_PROCESS, actor,
+                               title=f"{asset.name}错敏信息整改（{URGENCY[urgency]}）",
+                               business_key=f"{asset_key(asset.id)}:correction:{serial}", opinion=finding,
+                               data={"asset_id": asset.id, "urgency": urgency}, for_unit_id=asset.org_unit_id)
+        return row.id

@@ -180,6 +180,21 @@ class WorkingCalendar:
                 due_day += timedelta(days=1)
         return _end_of(due_day)
 
+    def end_of_workday(self, start: datetime, office_end_minutes: int) -> datetime:
+        """当日下班前: the office closing time of the start day, or of the next working day when the
+        start day is a rest day or its office hours are over (RULES.md: office hours are a policy value)."""
+        local = _aware(start).astimezone(SHANGHAI)
+        hour, minute = divmod(_count(office_end_minutes), 60)
+        day = local.date()
+        self.require(day.year)
+        if not self._is_working(day) or (local.hour, local.minute) >= (hour, minute):
+            index = bisect_right(self._working, day.toordinal())
+            if index >= len(self._working):
+                raise CalendarNotCovered(self._first_gap_after(day.year))
+            day = date.fromordinal(self._working[index])
+            self._require_span(local.year, day.year)
+        return datetime(day.year, day.month, day.day, hour, minute, tzinfo=SHANGHAI)
+
     def working_days_left(self, now: datetime, due: datetime) -> int:
         """Working days from today to the due day: 3 reads "剩余 3 个工作日", 0 is due today.
 

@@ -26,7 +26,7 @@ from .calendar import WorkingCalendar, add_hours, add_minutes
 from .clock import SHANGHAI
 from .timers import WaitingTimer, waiting_timers
 
-RECOMPUTED_RULES = ("working_days", "calendar_days_rolled")
+RECOMPUTED_RULES = ("working_days", "calendar_days_rolled", "end_of_workday")
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,8 @@ def compute(calendar: WorkingCalendar, rule: str, start: datetime, amount: int) 
         return calendar.add_working_days(start, amount)
     if rule in ("calendar_days", "calendar_days_rolled"):
         return calendar.add_calendar_days(start, amount)
+    if rule == "end_of_workday":
+        return calendar.end_of_workday(start, amount)
     if rule == "hours":
         return add_hours(start, amount)
     if rule == "minutes":
@@ -100,6 +102,8 @@ class DeadlineRecorder:
             "add_calendar_days": lambda start, days: self._record("calendar_days", start, days),
             "add_hours": lambda start, hours: self._record("hours", start, hours),
             "add_minutes": lambda start, minutes: self._record("minutes", start, minutes),
+            # 当日下班前: `office_end` is the closing time as minutes after midnight (policy value).
+            "end_of_workday": lambda start, office_end: self._record("end_of_workday", start, office_end),
         }
 
 

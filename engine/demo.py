@@ -169,6 +169,8 @@ def seed_demo_work(rt) -> int:
                                                  reason="头条号职能并入区融媒体中心"))
     started.append(assets.start_account_cleanup(rt, who["zhouba"], asset[("某街道发布", "weibo")], grounds="not_updated",
                                                 notice="该微博账号半年未更新，请整合内容后关停"))
+    started.append(assets.start_correction(rt, who["sunqi"], asset[("区教育发布", "wechat")], urgency="general",
+                                           finding="9月15日推文中学校名称有误"))
     started.append(assets.start_unit_contacts(rt, who["huanglei"], leader="林芳（副主任）",
                                               liaisons="黄磊 010-55556666"))
     return len(started)

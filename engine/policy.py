@@ -26,6 +26,7 @@ VALUES: dict[str, tuple[str, object, dict[str, object]]] = {
     "repost_trigger": ("转载触发（REV-7）：request 上级要求 / policy 上级网站发布 / both 两者", "both",
                        {"tongliang": "request", "yongzhou": "policy"}),
     "urgent_correction_minutes": ("紧急纠错时限（分钟，REV-11）", 30, {}),
+    "office_end_minutes": ("下班时间（距 0 点的分钟数，1050 即 17:30；“当日下班前”按此计算）", 17 * 60 + 30, {}),
     "interpretation_forms": ("政策解读最少形式数（REV-8，0 为不限）", 2, {"weiyang": 0}),
     "annual_report_owner": ("年度报表编制角色（SUP-1）", "district_office", {"fujin": "egov_center",
                                                                            "yongzhou": "egov_center"}),

@@ -22,7 +22,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 def asset_for_key(session: Session, business_key: str, *, lock: bool = False) -> Asset:
     """The asset of an `asset:<id>` business key; LookupError if there is none."""
-    kind, _, ident = (business_key or "").partition(":")
+    kind, _, rest = (business_key or "").partition(":")
+    ident = rest.partition(":")[0]  # "asset:12" or "asset:12:correction:…" (a request about the asset)
     asset = None
     if kind == "asset" and ident.isdigit():
         query = select(Asset).where(Asset.id == int(ident))
