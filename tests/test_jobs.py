@@ -27,6 +27,17 @@ def _job(rt, iid) -> ServiceJob:
         return session.scalar(select(ServiceJob).where(ServiceJob.instance_id == iid))
 
 
+def publish_until_incident(rt, users, clock, monkeypatch, error: Exception) -> int:
+    """A signed WeChat item whose publishing fails three times (now and after each backoff): an incident."""
+    iid = _signed_wechat_item(rt, users)
+    monkeypatch.setitem(rt.handlers, "publish_content", lambda *_: (_ for _ in ()).throw(error))
+    complete_task(rt, task_id(rt, iid, "sign"), users["wangwu"], outcome="pass")
+    for seconds in (31, 121):
+        clock.advance(seconds=seconds)
+        sweep(rt)
+    return iid
+
+
 def _open_incident(rt, iid) -> Incident | None:
     with reading(rt.session_factory) as session:
         return session.scalar(select(Incident).where(Incident.instance_id == iid, Incident.resolved_at.is_(None)))
@@ -75,12 +86,7 @@ def test_a_failing_handler_is_retried_with_backoff_then_becomes_an_incident(rt, 
 
 
 def test_a_retry_after_the_fix_completes_the_item_and_is_audited(rt, users, clock, monkeypatch):
-    iid = _signed_wechat_item(rt, users)
-    monkeypatch.setitem(rt.handlers, "publish_content", lambda *_: (_ for _ in ()).throw(OSError("网络中断")))
-    complete_task(rt, task_id(rt, iid, "sign"), users["wangwu"], outcome="pass")
-    for seconds in (31, 121):
-        clock.advance(seconds=seconds)
-        sweep(rt)
+    iid = publish_until_incident(rt, users, clock, monkeypatch, OSError("网络中断"))
     incident = _open_incident(rt, iid)
 
     monkeypatch.undo()  # the publishing system is back
@@ -100,12 +106,7 @@ def test_a_retry_after_the_fix_completes_the_item_and_is_audited(rt, users, cloc
 def test_only_an_administrator_of_the_unit_or_above_may_retry_and_only_with_a_reason(
         sqlite_rt, sqlite_users, clock, monkeypatch):
     rt, users = sqlite_rt, sqlite_users
-    iid = _signed_wechat_item(rt, users)
-    monkeypatch.setitem(rt.handlers, "publish_content", lambda *_: (_ for _ in ()).throw(OSError("网络中断")))
-    complete_task(rt, task_id(rt, iid, "sign"), users["wangwu"], outcome="pass")
-    for seconds in (31, 121):
-        clock.advance(seconds=seconds)
-        sweep(rt)
+    iid = publish_until_incident(rt, users, clock, monkeypatch, OSError("网络中断"))
     incident = _open_incident(rt, iid)
     for username in ("zhangsan", "chenjing", "zhaoliu"):
         with pytest.raises(Forbidden):

@@ -4,19 +4,14 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from engine import complete_task, deploy, start_process
+from engine import deploy, start_process
 from engine.sweep import sweep
-from tests.helpers import instance, item_of, submit, task_id
+from tests.helpers import instance, item_of
+from tests.test_jobs import publish_until_incident
 
 
 def _incident(rt, users, clock, monkeypatch) -> int:
-    iid = submit(rt, users["zhangsan"], kind="wechat")
-    complete_task(rt, task_id(rt, iid, "review"), users["lisi"], outcome="pass")
-    monkeypatch.setitem(rt.handlers, "publish_content", lambda *_: (_ for _ in ()).throw(OSError("微信接口超时")))
-    complete_task(rt, task_id(rt, iid, "sign"), users["wangwu"], outcome="pass")
-    for seconds in (31, 121):
-        clock.advance(seconds=seconds)
-        sweep(rt)
+    iid = publish_until_incident(rt, users, clock, monkeypatch, OSError("微信接口超时"))
     monkeypatch.undo()
     return iid
 

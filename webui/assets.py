@@ -58,32 +58,33 @@ def show(asset_id: int):
         return render_template("assets/show.html", page=page, unit=unit, labels=LABELS, tab="assets")
 
 
+def _start(starter, success: str, failure_target: str, **failure_args):
+    """Run a start command; on refusal show the sentence where the form was, on success the new item."""
+    try:
+        instance_id = starter(runtime(), Actor(current_user.id, client_addr=request.remote_addr))
+    except GovFlowError as err:
+        flash(err.localized(current_lang()), "error")
+        return redirect(url_for(failure_target, **failure_args), 303)
+    flash(success if current_lang() != "en" else "Submitted.", "success")
+    return redirect(url_for("instances.show", instance_id=instance_id), 303)
+
+
 @bp.route("/<int:asset_id>/offline", methods=["POST"])
 @login_required
 def apply_offline(asset_id: int):
-    try:
-        instance_id = start_temporary_offline(
-            runtime(), Actor(current_user.id, client_addr=request.remote_addr), asset_id,
-            path=request.form.get("path", ""), reason_kind=request.form.get("reason_kind", ""),
-            reason=request.form.get("reason", ""))
-    except GovFlowError as err:
-        flash(err.localized(current_lang()), "error")
-        return redirect(url_for("assets.show", asset_id=asset_id), 303)
-    flash("已提交，进入临时下线流程。" if current_lang() != "en" else "Submitted.", "success")
-    return redirect(url_for("instances.show", instance_id=instance_id), 303)
+    form = request.form
+    return _start(lambda rt, actor: start_temporary_offline(
+        rt, actor, asset_id, path=form.get("path", ""), reason_kind=form.get("reason_kind", ""),
+        reason=form.get("reason", "")), "已提交，进入临时下线流程。", "assets.show", asset_id=asset_id)
 
 
 @bp.route("/<int:asset_id>/close", methods=["POST"])
 @login_required
 def apply_closure(asset_id: int):
-    try:
-        instance_id = start_decommission(runtime(), Actor(current_user.id, client_addr=request.remote_addr), asset_id,
-                                         grounds=request.form.get("grounds", ""), plan=request.form.get("plan", ""))
-    except GovFlowError as err:
-        flash(err.localized(current_lang()), "error")
-        return redirect(url_for("assets.show", asset_id=asset_id), 303)
-    flash("已提交，进入关停注销流程。" if current_lang() != "en" else "Submitted.", "success")
-    return redirect(url_for("instances.show", instance_id=instance_id), 303)
+    form = request.form
+    return _start(lambda rt, actor: start_decommission(rt, actor, asset_id, grounds=form.get("grounds", ""),
+                                                       plan=form.get("plan", "")),
+                  "已提交，进入关停注销流程。", "assets.show", asset_id=asset_id)
 
 
 @bp.route("/new-media", methods=["GET", "POST"])
@@ -105,17 +106,6 @@ def open_new_media():
         return redirect(url_for("instances.show", instance_id=instance_id), 303)
     return render_template("assets/open_new_media.html", values=values, fields=OPENING_PLAN_FIELDS, labels=LABELS,
                            tab="assets")
-
-
-def _start(starter, success: str, failure_target: str, **failure_args):
-    """Run a start command; on refusal show the sentence where the form was, on success the new item."""
-    try:
-        instance_id = starter(runtime(), Actor(current_user.id, client_addr=request.remote_addr))
-    except GovFlowError as err:
-        flash(err.localized(current_lang()), "error")
-        return redirect(url_for(failure_target, **failure_args), 303)
-    flash(success if current_lang() != "en" else "Submitted.", "success")
-    return redirect(url_for("instances.show", instance_id=instance_id), 303)
 
 
 @bp.route("/<int:asset_id>/change", methods=["POST"])
