@@ -7,13 +7,19 @@ PORT   ?= 5000
 
 .PHONY: install migrate seed serve test lint bench clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed webui/static/dist/.built
 
 # Reinstalls whenever pyproject.toml (the pinned dependencies) changes.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+# The browser bundles (bpmn-js, charts) come from the npm registry at install time; no CDN.
+webui/static/dist/.built: frontend/package.json frontend/package-lock.json frontend/build.mjs $(wildcard frontend/src/*.js)
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	cd frontend && npm run --silent build
 	touch $@
 
 migrate: install
@@ -37,4 +43,4 @@ bench: install
 	$(BIN)/python bench/timers.py
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache frontend/node_modules webui/static/dist

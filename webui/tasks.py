@@ -9,6 +9,7 @@ from engine import Actor, InvalidInput, claim_task, complete_task, queries
 from engine.attachments import add_attachment, attachments_of
 from engine.badges import deadline_badge
 from engine.calendar import calendar_for
+from engine.progress import instance_progress
 
 from .auth import runtime
 from .i18n import t
@@ -31,7 +32,9 @@ def _render(task_id: int, status: int = 200, values: dict | None = None, opinion
             rt = runtime()
             badge = deadline_badge(calendar_for(session, rt.roll_calendar_days), rt.clock.now(), page.task.due_at)
         files = attachments_of(session, page.instance.id)
-        return render_template("tasks/task.html", page=page, opinion=opinion, badge=badge, files=files), status
+        progress = instance_progress(runtime(), session, page.instance.id, user)
+        return render_template("tasks/task.html", page=page, opinion=opinion, badge=badge, files=files,
+                               progress=progress), status
 
 
 @bp.route("/<int:task_id>")

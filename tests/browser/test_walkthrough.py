@@ -105,6 +105,10 @@ def test_rev_1_to_rev_5_editor_reviewer_signer_and_egov_centre_in_a_browser(serv
     # 3. signer 王五 signs; the e-government centre reviews portal content last (REV-5)
     login(page, server, "wangwu")
     open_task(page, title)
+    # the diagram (bpmn-js, bundled) shows the review done and the sign-off as the current step
+    page.locator("[data-testid=diagram][data-rendered=true]").wait_for()
+    assert page.locator('[data-testid=diagram] [data-element-id="sign"].gf-current').count() == 1
+    assert page.locator('[data-testid=diagram] [data-element-id="review"].gf-completed').count() == 1
     page.get_by_test_id("opinion").fill("同意签发")
     page.get_by_role("button", name="签发").click()
     logout(page, clock)
