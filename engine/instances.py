@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from db.models import HumanTask, ProcessInstance, User
+from db.session import after_commit
 from handlers.registry import HandlerContext
 
-from . import audit, deadlines, jobs
+from . import audit, deadlines, jobs, serialization
 from .assignment import resolve_scope
 from .calendar import calendar_for
 from .deadlines import DeadlineRecorder
@@ -96,9 +97,13 @@ def lock_task(session: Session, task_id: int) -> tuple[ProcessInstance, HumanTas
 
 
 def rebuild(rt, session: Session, row: ProcessInstance) -> Loaded:
-    """The workflow of a locked instance row, ready to run."""
+    """The workflow of a locked instance row, ready to run (from memory when this process saved it last)."""
     definition = rt.definitions.get(session, row.definition_id)
-    workflow = load_workflow(row.state, definition.spec, definition.subprocess_specs)
+    workflow = rt.workflows.take(row.id, row.version)
+    if workflow is None:
+        workflow = load_workflow(row.state, definition.spec, definition.subprocess_specs)
+    elif serialization.VERIFY:
+        serialization.verify_same(workflow, load_workflow(row.state, definition.spec, definition.subprocess_specs))
     # The script engine is not serialized: it must be set again after every load.
     workflow.script_engine = script_engine(rt, session, row)
     return Loaded(row=row, definition=definition, workflow=workflow, version=row.version)
@@ -128,6 +133,7 @@ def save(rt, session: Session, loaded: Loaded) -> None:
     # not send the state a second time (without the version check) at flush.
     for key, value in values.items():
         set_committed_value(row, key, value)
+    _keep_after_commit(rt, session, row.id, values["version"], workflow)
     recorder = getattr(workflow.script_engine, "recorder", None)
     due_by_task = deadlines.sync(session, row.id, workflow, recorder, now, had_timers)
     sync_human_tasks(rt, session, row, loaded.definition.task_info, workflow, due_by_task,
@@ -136,6 +142,19 @@ def save(rt, session: Session, loaded: Loaded) -> None:
     if ending:
         audit.record(session, now=now, action="end", instance_id=row.id, org_unit_id=row.org_unit_id,
                      data={"end_event": workflow.last_task.task_spec.bpmn_name if workflow.last_task else None})
+
+
+SAVED_WORKFLOWS = "govflow.saved_workflows"
+
+
+def _keep_after_commit(rt, session: Session, instance_id: int, version: int, workflow: BpmnWorkflow) -> None:
+    """Hand the saved workflow to the cache once the transaction commits (the last save of an
+    instance in a transaction wins); nothing is cached for a transaction that rolls back."""
+    saved = session.info.get(SAVED_WORKFLOWS)
+    if saved is None:
+        saved = session.info[SAVED_WORKFLOWS] = {}
+        after_commit(session, lambda: [rt.workflows.put(i, v, w) for i, (v, w) in saved.items()])
+    saved[instance_id] = (version, workflow)
 
 
 def sync_human_tasks(rt, session: Session, row: ProcessInstance, info: dict, workflow: BpmnWorkflow,

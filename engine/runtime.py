@@ -17,6 +17,7 @@ from .clock import Clock
 from .policy import Policy, load_policy
 from .specs import DefinitionCache
 from .timers import install_clock
+from .workflow_cache import WorkflowCache
 
 
 @dataclass
@@ -24,6 +25,8 @@ class Runtime:
     session_factory: sessionmaker[Session]
     clock: Clock
     definitions: DefinitionCache = field(default_factory=DefinitionCache)
+    # Workflows of recently saved instances, reused while their stored version is unchanged.
+    workflows: WorkflowCache = field(default_factory=WorkflowCache)
     handlers: dict[str, Handler] = field(default_factory=registered_handlers)
     # Business-object hooks by business-key prefix ("content:12" → "content"), run in the
     # cancelling command's transaction so the object and the instance end together.

@@ -9,11 +9,13 @@ wrote: the version is pinned and no upstream migration runs (the 1.1 migration c
 from __future__ import annotations
 
 import json
+import os
 
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.task import TaskState
 
 from .exceptions import GovFlowError
 
@@ -39,8 +41,12 @@ def _build_serializer() -> BpmnWorkflowSerializer:
 _SERIALIZER = _build_serializer()
 
 
-def dump_workflow(workflow: BpmnWorkflow) -> str:
-    """The instance's state as JSON text (no spec inside)."""
+def _to_json(value) -> str:
+    return json.dumps(value, cls=_SERIALIZER._encoder_cls, ensure_ascii=False, separators=(",", ":"))
+
+
+def dump_workflow_whole(workflow: BpmnWorkflow) -> str:
+    """The state encoded whole, every task afresh: what SpiffWorkflow's serializer does (minus the spec)."""
     registry = _SERIALIZER.registry
     registry._encoder_mode = True
     try:
@@ -48,7 +54,73 @@ def dump_workflow(workflow: BpmnWorkflow) -> str:
     finally:
         registry._encoder_mode = False
     dct["format"] = FORMAT
-    return json.dumps(dct, cls=_SERIALIZER._encoder_cls, ensure_ascii=False, separators=(",", ":"))
+    return _to_json(dct)
+
+
+# A task's JSON is kept on the task and written again unchanged while the task and its parent are
+# settled: finished, or predicted and still empty (a task's data is stored as a delta against its
+# parent's, so the parent counts too). Only the few tasks around the running step are encoded
+# again, so saving a long instance no longer costs its whole length every command.
+_SETTLED = TaskState.FINISHED_MASK | TaskState.PREDICTED_MASK | TaskState.FUTURE
+_FRAGMENT = "_govflow_json"
+
+
+def _task_json(task, registry) -> str:
+    parent = task.parent
+    key = None
+    if task._state & _SETTLED and (parent is None or parent._state & _SETTLED):
+        key = (task._state, task.last_state_change, task.triggered, task._parent, tuple(task._children),
+               None if parent is None else (parent._state, parent.last_state_change))
+        cached = task.__dict__.get(_FRAGMENT)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+    text = _to_json(registry.convert(task))
+    if key is not None:
+        task.__dict__[_FRAGMENT] = (key, text)
+    return text
+
+
+def dump_workflow(workflow: BpmnWorkflow) -> str:
+    """The instance's state as JSON text (no spec inside).
+
+    GOVFLOW_VERIFY_STATE=1 (the test suite sets it) checks every dump against a whole new encoding.
+    """
+    if workflow.subprocesses:
+        return dump_workflow_whole(workflow)
+    registry = _SERIALIZER.registry
+    registry._encoder_mode = True
+    try:
+        head = {
+            "data": registry.convert(registry.clean(workflow.data)),
+            "correlations": workflow.correlations,
+            "last_task": str(workflow.last_task.id) if workflow.last_task is not None else None,
+            "success": workflow.success, "completed": workflow.completed,
+            "root": str(workflow.task_tree.id), "subprocesses": {},
+            "bpmn_events": registry.convert(workflow.bpmn_events),
+            "typename": registry.typenames[type(workflow)], "format": FORMAT,
+        }
+        tasks = ",".join(f'"{task_id}":{_task_json(task, registry)}' for task_id, task in workflow.tasks.items())
+    finally:
+        registry._encoder_mode = False
+    text = f'{_to_json(head)[:-1]},"tasks":{{{tasks}}}}}'
+    if VERIFY:
+        _verify(workflow, text)
+    return text
+
+
+VERIFY = os.environ.get("GOVFLOW_VERIFY_STATE", "") in ("1", "true", "yes")
+
+
+def _verify(workflow: BpmnWorkflow, text: str) -> None:
+    expected = json.loads(dump_workflow_whole(workflow))
+    if json.loads(text) != expected:
+        raise AssertionError("incremental state encoding differs from a whole encoding")
+
+
+def verify_same(kept: BpmnWorkflow, loaded: BpmnWorkflow) -> None:
+    """A workflow kept in memory (engine.workflow_cache) encodes exactly like its stored state."""
+    if json.loads(dump_workflow_whole(kept)) != json.loads(dump_workflow_whole(loaded)):
+        raise AssertionError("a cached workflow differs from its stored state")
 
 
 def load_workflow(text: str, spec, subprocess_specs: dict) -> BpmnWorkflow:

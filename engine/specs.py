@@ -15,8 +15,11 @@ from sqlalchemy.orm import Session
 
 from db.models import ProcessDefinition
 
+from . import fastscan
 from .exceptions import NotFound
 from .parsing import build_parser, parse_safely
+
+fastscan.install()
 
 
 @dataclass(frozen=True)

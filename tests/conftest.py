@@ -12,6 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select, text
 
+# Every state the engine saves during the suite is checked against a whole new encoding
+# (engine/serialization.py encodes only the tasks that changed).
+os.environ.setdefault("GOVFLOW_VERIFY_STATE", "1")
+
 from db.migrate import upgrade
 from db.models import Base, User
 from db.session import reading
