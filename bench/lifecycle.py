@@ -112,19 +112,25 @@ def check_durable(rt, ids: list[int]) -> int:
 
 
 def count_statements(rt, actors) -> dict:
-    """SQL statements for one lifecycle, and how often the state column is written (untimed)."""
+    """SQL statements for one lifecycle, and how often the state column is written (untimed).
+
+    Counted by SQLite itself (a trace callback on every pooled connection): the engine runs its
+    hot statements on the driver's cursor (db/prepared.py), which SQLAlchemy's events do not see.
+    """
     engine = rt.session_factory.kw["bind"]
     seen: list[str] = []
+    engine.dispose()  # fresh connections, each traced on checkout
 
-    def listener(_conn, _cursor, statement, *_args):
-        seen.append(statement)
+    def trace(dbapi_connection, _record, _proxy):
+        dbapi_connection.set_trace_callback(seen.append)
 
-    event.listen(engine, "before_cursor_execute", listener)
+    event.listen(engine, "checkout", trace)
     try:
         durable_lifecycle(rt, actors, -1)
     finally:
-        event.remove(engine, "before_cursor_execute", listener)
-    work = [s for s in seen if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK"))]
+        event.remove(engine, "checkout", trace)
+        engine.dispose()
+    work = [s for s in seen if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA"))]
     state_writes = [s for s in work if s.startswith("UPDATE process_instance") and "state=" in s]
     return {"statements": len(work), "state_writes": len(state_writes), "commands": 3}
 

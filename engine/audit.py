@@ -13,9 +13,13 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from db.models import AuditEvent, HumanTask, User
+from db.prepared import Prepared
 from db.session import before_commit
 
 STAGED = "govflow.audit_staged"
+EVENT_COLUMNS = ("occurred_at", "actor_id", "actor_name", "role", "org_unit_id", "action", "instance_id", "task_id",
+                 "task_name", "opinion", "data", "client_addr")
+_INSERT_EVENTS = Prepared(insert(AuditEvent).inline(), columns=EVENT_COLUMNS)
 
 
 def record(session: Session, *, now: datetime, action: str, actor: User | None = None,
@@ -44,7 +48,7 @@ def write_staged(session: Session) -> None:
     staged = session.info.pop(STAGED, [])
     if staged:
         session.flush()  # rows the events point at (a new task, an instance) exist first
-        session.connection().execute(insert(AuditEvent), staged)
+        _INSERT_EVENTS.execute_many(session, staged)
 
 
 def instance_events(session: Session, instance_id: int) -> list[AuditEvent]:

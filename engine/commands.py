@@ -3,14 +3,15 @@ instance and commits state, version, inbox rows and audit events together, or no
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from uuid import UUID
 
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from db.models import ROLES, HumanTask, ProcessDefinition, ProcessInstance, User
+from db.prepared import Prepared
 from db.session import transaction
 
 from . import audit, instances
@@ -31,16 +32,37 @@ class Actor:
     client_addr: str | None = None
 
 
-def load_actor(session: Session, actor: Actor) -> User:
-    user = session.get(User, actor.user_id)
-    if user is None or not user.active:
+@dataclass(frozen=True)
+class ActingUser:
+    """The acting user's identity columns, read with Core: all a command needs of them."""
+
+    id: int
+    username: str
+    real_name: str
+    org_unit_id: int
+    active: bool
+
+
+_ACTOR = Prepared(select(User.id, User.username, User.real_name, User.org_unit_id, User.active).where(
+    User.id == bindparam("user_id")))
+_LATEST_DEFINITION = Prepared(select(ProcessDefinition.id).where(ProcessDefinition.key == bindparam("key"))
+                              .order_by(ProcessDefinition.version.desc()).limit(1))
+_INSTANCE_COLUMNS = [f.name for f in fields(instances.InstanceRow) if f.name != "id"]
+_NEW_INSTANCE = Prepared(insert(ProcessInstance).returning(ProcessInstance.id), columns=_INSTANCE_COLUMNS)
+_CLAIM = Prepared(update(HumanTask).where(HumanTask.id == bindparam("task_id")).values(
+    assignee_id=bindparam("user_id"), claimed_at=bindparam("now")))
+
+
+def load_actor(session: Session, actor: Actor) -> ActingUser:
+    """The active user behind `actor`; Forbidden for an unknown or deactivated one."""
+    found = _ACTOR.first(session, {"user_id": actor.user_id})
+    if found is None or not found[4]:
         raise Forbidden("用户不存在或已停用。", "The user does not exist or has been deactivated.")
-    return user
+    return ActingUser(*found)
 
 
 def latest_definition(rt, session: Session, key: str) -> CompiledDefinition:
-    definition_id = session.scalar(select(ProcessDefinition.id).where(ProcessDefinition.key == key)
-                                   .order_by(ProcessDefinition.version.desc()).limit(1))
+    definition_id = _LATEST_DEFINITION.scalar(session, {"key": key})
     if definition_id is None:
         raise NotFound(f"流程“{key}”尚未部署。", f"Process \"{key}\" has not been deployed.")
     return rt.definitions.get(session, definition_id)
@@ -48,7 +70,7 @@ def latest_definition(rt, session: Session, key: str) -> CompiledDefinition:
 
 def start_in_session(rt, session: Session, key: str, actor: Actor, *, title: str, business_key: str,
                      data: dict | None = None, opinion: str | None = None,
-                     for_unit_id: int | None = None) -> ProcessInstance:
+                     for_unit_id: int | None = None) -> instances.InstanceRow:
     """Start the newest version of `key` inside the caller's transaction (see start_process).
 
     `for_unit_id`: a supervising office starts a request about a unit below it (e.g. 清理整合),
@@ -67,12 +89,12 @@ def start_in_session(rt, session: Session, key: str, actor: Actor, *, title: str
     refuse_typename(data)
     now = rt.clock.now()
     # Inserted at version 0; the save below moves it to 1 under the same optimistic check.
-    row = ProcessInstance(definition_id=definition.id, status="running", state="",
-                          version=0, business_key=business_key, title=title,
-                          org_unit_id=for_unit_id or user.org_unit_id,
-                          started_by_id=user.id, started_at=now)
-    session.add(row)
-    session.flush()
+    values = {"definition_id": definition.id, "status": "running", "state": "", "version": 0,
+              "business_key": business_key, "title": title, "org_unit_id": for_unit_id or user.org_unit_id,
+              "started_by_id": user.id, "started_at": now, "ended_at": None, "end_reason": None,
+              "next_timer_at": None, "has_incident": False}
+    session.flush()  # rows the instance points at (a content item, an asset) exist first
+    row = instances.InstanceRow(id=_NEW_INSTANCE.scalar(session, values), **values)
     workflow = instances.new_workflow(rt, session, definition, row)
     workflow.get_tasks(state=TaskState.READY)[0].data.update(data)
     # The starter's act counts as the first lane's act for separation of duties (REV-3).
@@ -80,8 +102,9 @@ def start_in_session(rt, session: Session, key: str, actor: Actor, *, title: str
                  instance_id=row.id, opinion=opinion, client_addr=actor.client_addr,
                  data={"definition": definition.key, "version": definition.version, "business_key": business_key})
     workflow.do_engine_steps()
-    instances.save(rt, session, instances.Loaded(row=row, definition=definition, workflow=workflow, version=0))
-    return row
+    loaded = instances.Loaded(row=row, definition=definition, workflow=workflow, version=0)
+    instances.save(rt, session, loaded)
+    return loaded.row
 
 
 def start_process(rt, key: str, actor: Actor, *, title: str, business_key: str,
@@ -91,7 +114,7 @@ def start_process(rt, key: str, actor: Actor, *, title: str, business_key: str,
         return start_in_session(rt, session, key, actor, title=title, business_key=business_key, data=data).id
 
 
-def _ready_task(session: Session, task_id: int) -> tuple[HumanTask, ProcessInstance]:
+def _ready_task(session: Session, task_id: int) -> tuple[instances.TaskRow, instances.InstanceRow]:
     """The locked task and its instance; ConflictError if someone already finished the task."""
     row, task = instances.lock_task(session, task_id)
     if task.state != "ready":
@@ -100,7 +123,7 @@ def _ready_task(session: Session, task_id: int) -> tuple[HumanTask, ProcessInsta
     return task, row
 
 
-def _authorize(session: Session, user: User, task: HumanTask) -> None:
+def _authorize(session: Session, user, task) -> None:
     if task.assignee_id is not None and task.assignee_id != user.id:
         holder = session.get(User, task.assignee_id)
         raise Forbidden(f"此任务已由{holder.real_name if holder else '他人'}签收，您不能办理。",
@@ -120,7 +143,7 @@ def claim_task(rt, task_id: int, actor: Actor) -> None:
         if task.assignee_id == user.id:
             return
         now = rt.clock.now()
-        task.assignee_id, task.claimed_at = user.id, now
+        _CLAIM.execute(session, {"task_id": task.id, "user_id": user.id, "now": now})
         audit.record(session, now=now, action="claim", actor=user, role=task.role, instance_id=task.instance_id,
                      task=task, client_addr=actor.client_addr)
 
@@ -146,7 +169,8 @@ def complete_task(rt, task_id: int, actor: Actor, *, outcome: str, opinion: str 
             if form_def.requires_attachment and outcome not in REASON_REQUIRED and not _has_attachment(session, task.id):
                 raise InvalidInput("请先上传批复文件或证明材料，再办理此环节。",
                                    "Upload the decision document first, then complete this step.")
-            form_def.apply(session, loaded.row, values)
+            # Forms change business objects through the ORM (rare path): hand them the mapped row.
+            form_def.apply(session, session.get(ProcessInstance, loaded.row.id), values)
         elif form:
             raise InvalidInput("此环节没有需要填写的表单，不能提交表单数据。",
                                "This step has no form; form data cannot be submitted.")
@@ -157,13 +181,10 @@ def complete_task(rt, task_id: int, actor: Actor, *, outcome: str, opinion: str 
         spiff_task.run()
         loaded.workflow.do_engine_steps()
         now = rt.clock.now()
-        task.state, task.completed_at, task.completed_by_id, task.outcome = "completed", now, user.id, outcome
-        if task.assignee_id is None:
-            task.assignee_id = user.id
+        instances.finish_task(session, task, now=now, user_id=user.id, outcome=outcome)
         audit.record(session, now=now, action="complete", actor=user, role=task.role, instance_id=task.instance_id,
                      task=task, opinion=opinion, client_addr=actor.client_addr,
                      data={"outcome": outcome, "outcome_label": chosen["label"], **({"form": values} if values else {})})
-        session.flush()
         instances.save(rt, session, loaded)
 
 
@@ -190,11 +211,9 @@ def cancel_instance(rt, instance_id: int, actor: Actor, *, reason: str) -> None:
             raise ConflictError("此事项已结束，不能撤销。", "This item has already ended and cannot be cancelled.")
         loaded.workflow.cancel()
         now = rt.clock.now()
-        row.status, row.ended_at, row.end_reason = "cancelled", now, reason
         audit.record(session, now=now, action="cancel", actor=user, role="admin" if is_admin else None,
                      instance_id=row.id, opinion=reason, client_addr=actor.client_addr)
-        session.flush()
-        instances.save(rt, session, loaded)
+        instances.save(rt, session, loaded, status="cancelled", ended_at=now, end_reason=reason)
         hook = rt.on_cancel.get(row.business_key.partition(":")[0])
         if hook:
             hook(session, row)

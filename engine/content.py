@@ -6,9 +6,11 @@ item itself, created and revised in the same transaction as the instance that re
 
 from __future__ import annotations
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from db.models import TARGET_KINDS, ContentItem, ProcessInstance
+from db.prepared import Prepared
 from db.session import transaction
 
 from .commands import Actor, load_actor, start_in_session
@@ -46,6 +48,11 @@ def _prefill_revision(session: Session, instance: ProcessInstance) -> dict:
 register_form(Form("content_revision", CONTENT_FIELDS, apply=_apply_revision, prefill=_prefill_revision))
 
 
+_NEW_ITEM = Prepared(insert(ContentItem).returning(ContentItem.id),
+                     columns=["title", "body", "target_kind", "target_name", "org_unit_id", "created_by_id",
+                              "created_at", "status"])
+
+
 def submit_content(rt, actor: Actor, *, title: str, body: str, target_kind: str, target_name: str) -> int:
     """REV-1: an editor's new item enters three-level review; returns the instance id."""
     values = clean_values(Form("new_content", [*CONTENT_FIELDS, TARGET_FIELD], apply=lambda *a: None),
@@ -55,14 +62,13 @@ def submit_content(rt, actor: Actor, *, title: str, body: str, target_kind: str,
                            "Choose where to publish: a portal column or the unit's WeChat account.")
     with transaction(rt.session_factory) as session:
         user = load_actor(session, actor)
-        item = ContentItem(title=values["title"], body=values["body"], target_kind=target_kind,
-                           target_name=values["target_name"], org_unit_id=user.org_unit_id,
-                           created_by_id=user.id, created_at=rt.clock.now(), status="in_review")
-        session.add(item)
-        session.flush()
-        row = start_in_session(rt, session, PROCESS_KEY, actor, title=item.title,
-                               business_key=f"content:{item.id}",
-                               data={"content_id": item.id, "target_kind": target_kind})
+        content_id = _NEW_ITEM.scalar(session, {
+            "title": values["title"], "body": values["body"], "target_kind": target_kind,
+            "target_name": values["target_name"], "org_unit_id": user.org_unit_id, "created_by_id": user.id,
+            "created_at": rt.clock.now(), "status": "in_review"})
+        row = start_in_session(rt, session, PROCESS_KEY, actor, title=values["title"],
+                               business_key=f"content:{content_id}",
+                               data={"content_id": content_id, "target_kind": target_kind})
         return row.id
 
 

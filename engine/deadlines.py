@@ -16,10 +16,11 @@ from datetime import datetime
 
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Deadline, User
+from db.prepared import Prepared
 
 from . import audit
 from .calendar import WorkingCalendar, add_hours, add_minutes
@@ -107,6 +108,13 @@ class DeadlineRecorder:
         }
 
 
+_OPEN_DEADLINES = Prepared(select(Deadline.id, Deadline.spiff_task_id, Deadline.due_at)
+                           .where(Deadline.instance_id == bindparam("instance_id"), Deadline.state == "open"))
+_INSERT_DEADLINES = Prepared(insert(Deadline).inline(), columns=[
+    "instance_id", "spiff_task_id", "bpmn_id", "rule", "start_at", "amount", "due_at", "state", "created_at",
+    "closed_at"])
+
+
 def sync(session: Session, instance_id: int, workflow, recorder: DeadlineRecorder | None, now: datetime,
          had_timers: bool) -> dict[str, datetime]:
     """Write the `deadline` rows of one instance; returns {user task id: its earliest due}.
@@ -119,9 +127,8 @@ def sync(session: Session, instance_id: int, workflow, recorder: DeadlineRecorde
         return {}
     computed = recorder.computed if recorder else {}
     conn = session.connection()  # Core straight to the connection: this runs in every timer command
-    open_rows = {spiff_id: (row_id, due_at) for row_id, spiff_id, due_at in conn.execute(
-        select(Deadline.id, Deadline.spiff_task_id, Deadline.due_at)
-        .where(Deadline.instance_id == instance_id, Deadline.state == "open"))}
+    open_rows = {spiff_id: (row_id, due_at)
+                 for row_id, spiff_id, due_at in _OPEN_DEADLINES.all(session, {"instance_id": instance_id})}
     waiting = {timer.task_id: timer for timer in timers}
     closed = [row_id for task_id, (row_id, _) in open_rows.items() if task_id not in waiting]
     if closed:
@@ -138,8 +145,7 @@ def sync(session: Session, instance_id: int, workflow, recorder: DeadlineRecorde
                          "rule": how.rule if how else "fixed", "start_at": how.start if how else None,
                          "amount": how.amount if how else None, "due_at": timer.due, "state": "open",
                          "created_at": now, "closed_at": None})
-    if new_rows:
-        conn.execute(insert(Deadline), new_rows)
+    _INSERT_DEADLINES.execute_many(session, new_rows)
     return task_due_dates(timers)
 
 

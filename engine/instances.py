@@ -9,17 +9,17 @@ the workflow's READY user tasks.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
-from db.models import HumanTask, ProcessInstance, User
+from db.models import HumanTask, ProcessInstance, ServiceJob, User
+from db.prepared import Prepared
 from db.session import after_commit
 from handlers.registry import HandlerContext
 
@@ -35,15 +35,95 @@ from .specs import CompiledDefinition
 from .timers import next_due, waiting_timers
 
 
+@dataclass(frozen=True)
+class InstanceRow:
+    """The columns of a locked `process_instance` row, read with Core (no ORM object).
+
+    Frozen: a command changes an instance only through `save` (state, version, status, timers
+    in one guarded UPDATE); assigning to a field raises instead of being silently lost.
+    """
+
+    id: int
+    definition_id: int
+    status: str
+    state: str
+    version: int
+    business_key: str
+    title: str
+    org_unit_id: int
+    started_by_id: int
+    started_at: datetime
+    ended_at: datetime | None
+    end_reason: str | None
+    next_timer_at: datetime | None
+    has_incident: bool
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """The columns of a locked `human_task` row; changed only by Core UPDATEs (see `finish_task`)."""
+
+    id: int
+    instance_id: int
+    spiff_task_id: str
+    bpmn_id: str
+    name: str
+    role: str
+    org_unit_id: int
+    assignee_id: int | None
+    state: str
+    form_key: str | None
+    created_at: datetime
+    completed_at: datetime | None
+    completed_by_id: int | None
+    outcome: str | None
+    due_at: datetime | None
+
+
+INSTANCE_COLUMNS = [getattr(ProcessInstance, f.name) for f in fields(InstanceRow)]
+_TASK_COLUMNS = [getattr(HumanTask, f.name) for f in fields(TaskRow)]
+# Built once and run on the driver's cursor (db/prepared.py): every command runs these.
+_LOCK_INSTANCE = Prepared(select(*INSTANCE_COLUMNS).where(ProcessInstance.id == bindparam("instance_id"))
+                          .with_for_update())
+_LOCK_TASK = Prepared(select(*INSTANCE_COLUMNS, *_TASK_COLUMNS)
+                      .join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
+                      .where(HumanTask.id == bindparam("task_id")).with_for_update())
+_LOCK_JOB = Prepared(select(*INSTANCE_COLUMNS, ServiceJob.state, ServiceJob.spiff_task_id)
+                     .join(ServiceJob, ServiceJob.instance_id == ProcessInstance.id)
+                     .where(ServiceJob.id == bindparam("job_id")).with_for_update())
+# Every column a save may write, always bound, so this one statement serves every command.
+SAVED_COLUMNS = ("state", "version", "status", "next_timer_at", "ended_at", "end_reason")
+_SAVE = Prepared(update(ProcessInstance)
+                 .where(ProcessInstance.id == bindparam("instance_id"),
+                        ProcessInstance.version == bindparam("loaded_version"))
+                 .values({name: bindparam(f"new_{name}") for name in SAVED_COLUMNS}))
+_OPEN_TASKS = Prepared(select(HumanTask.id, HumanTask.spiff_task_id, HumanTask.due_at, HumanTask.created_at).where(
+    HumanTask.instance_id == bindparam("instance_id"), HumanTask.state == "ready"))
+_CANCEL_TASKS = (update(HumanTask).where(HumanTask.id.in_(bindparam("ids", expanding=True)))
+                 .values(state="cancelled", completed_at=bindparam("now")))
+_CHANGE_DUE = update(HumanTask).where(HumanTask.id == bindparam("task_id")).values(
+    due_at=bindparam("due"), remind_at=bindparam("remind"))
+NEW_TASK_COLUMNS = ("instance_id", "spiff_task_id", "bpmn_id", "name", "role", "org_unit_id", "assignee_id",
+                    "state", "form_key", "created_at", "due_at", "remind_at")
+_INSERT_TASKS = Prepared(insert(HumanTask).inline(), columns=NEW_TASK_COLUMNS)
+_FINISH_TASK = Prepared(update(HumanTask).where(HumanTask.id == bindparam("task_id"))
+                        .values(state="completed", completed_at=bindparam("now"), completed_by_id=bindparam("user_id"),
+                                outcome=bindparam("outcome"), assignee_id=bindparam("assignee_id")))
+
+
 @dataclass
 class Loaded:
-    row: ProcessInstance
+    row: InstanceRow
     definition: CompiledDefinition
     workflow: BpmnWorkflow
     version: int
 
 
-def script_engine(rt, session: Session, row: ProcessInstance) -> SafeScriptEngine:
+def instance_row(values) -> InstanceRow:
+    return InstanceRow(*values[:len(INSTANCE_COLUMNS)])
+
+
+def script_engine(rt, session: Session, row: InstanceRow) -> SafeScriptEngine:
     """The allow-listed engine for one command; service tasks run the registered handlers."""
 
     def call_service(operation_name, operation_params, _task_data):
@@ -68,35 +148,48 @@ def script_engine(rt, session: Session, row: ProcessInstance) -> SafeScriptEngin
     return SafeScriptEngine(functions=functions, service_caller=call_service, recorder=recorder)
 
 
-def new_workflow(rt, session: Session, definition: CompiledDefinition, row: ProcessInstance) -> BpmnWorkflow:
+def new_workflow(rt, session: Session, definition: CompiledDefinition, row: InstanceRow) -> BpmnWorkflow:
     return BpmnWorkflow(definition.spec, definition.subprocess_specs, script_engine=script_engine(rt, session, row))
+
+
+def lock(session: Session, instance_id: int) -> InstanceRow:
+    """Lock instance `instance_id` and read it as last committed; NotFound if there is none."""
+    found = _LOCK_INSTANCE.first(session, {"instance_id": instance_id})
+    if found is None:
+        raise NotFound(f"流程实例 {instance_id} 不存在。", f"Process instance {instance_id} does not exist.")
+    return instance_row(found)
 
 
 def load(rt, session: Session, instance_id: int) -> Loaded:
     """Lock and rebuild instance `instance_id`."""
-    row = session.scalar(select(ProcessInstance).where(ProcessInstance.id == instance_id)
-                         .with_for_update().execution_options(populate_existing=True))
-    if row is None:
-        raise NotFound(f"流程实例 {instance_id} 不存在。", f"Process instance {instance_id} does not exist.")
-    return rebuild(rt, session, row)
+    return rebuild(rt, session, lock(session, instance_id))
 
 
-def lock_task(session: Session, task_id: int) -> tuple[ProcessInstance, HumanTask]:
+def lock_task(session: Session, task_id: int) -> tuple[InstanceRow, TaskRow]:
     """Lock a task's instance and the task in one statement, reading both as last committed.
 
     On PostgreSQL a second caller waits here until the first commits, then sees its result;
     on SQLite the command's BEGIN IMMEDIATE has already queued it behind the first.
     """
-    found = session.execute(
-        select(ProcessInstance, HumanTask).join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
-        .where(HumanTask.id == task_id).with_for_update()
-        .execution_options(populate_existing=True)).one_or_none()
+    found = _LOCK_TASK.first(session, {"task_id": task_id})
     if found is None:
         raise NotFound(f"任务 {task_id} 不存在。", f"Task {task_id} does not exist.")
-    return found[0], found[1]
+    return instance_row(found), TaskRow(*found[len(INSTANCE_COLUMNS):])
 
 
-def rebuild(rt, session: Session, row: ProcessInstance) -> Loaded:
+def lock_job(session: Session, job_id: int) -> tuple[InstanceRow, str, str] | None:
+    """Lock a service job's instance (and the job): (instance, job state, its SpiffWorkflow task id)."""
+    found = _LOCK_JOB.first(session, {"job_id": job_id})
+    return None if found is None else (instance_row(found), found[-2], found[-1])
+
+
+def finish_task(session: Session, task: TaskRow, *, now: datetime, user_id: int, outcome: str) -> None:
+    """Mark an inbox row completed by `user_id` (its assignee, if it had none) with `outcome`."""
+    _FINISH_TASK.execute(session, {"task_id": task.id, "now": now, "user_id": user_id,
+                                   "outcome": outcome, "assignee_id": task.assignee_id or user_id})
+
+
+def rebuild(rt, session: Session, row: InstanceRow) -> Loaded:
     """The workflow of a locked instance row, ready to run (from memory when this process saved it last)."""
     definition = rt.definitions.get(session, row.definition_id)
     workflow = rt.workflows.take(row.id, row.version)
@@ -109,35 +202,43 @@ def rebuild(rt, session: Session, row: ProcessInstance) -> Loaded:
     return Loaded(row=row, definition=definition, workflow=workflow, version=row.version)
 
 
-def save(rt, session: Session, loaded: Loaded) -> None:
-    """Write the workflow back under the optimistic lock, then sync the inbox rows."""
+def save(rt, session: Session, loaded: Loaded, **changes) -> None:
+    """Write the workflow back under the optimistic lock, then sync the inbox rows.
+
+    `changes` are further columns of the instance to write with it (status, ended_at, end_reason
+    when a command ends the instance itself); `loaded.row` becomes the row as saved.
+    """
+    unknown = set(changes) - {"status", "ended_at", "end_reason"}
+    if unknown:
+        raise ValueError(f"save() cannot change {sorted(unknown)}")
     row, workflow = loaded.row, loaded.workflow
     now = rt.clock.now()
+    status = changes.get("status", row.status)
     # A cancelled workflow also reports itself completed: only a running instance can complete.
-    status = "completed" if row.status == "running" and workflow.is_completed() else row.status
+    if status == "running" and workflow.is_completed():
+        status = "completed"
     had_timers = row.next_timer_at is not None
     timers = waiting_timers(workflow)
-    values = {"state": dump_workflow(workflow), "version": loaded.version + 1, "status": status,
+    values = {**changes, "state": dump_workflow(workflow), "version": loaded.version + 1, "status": status,
               "next_timer_at": next_due(timers)}
     ending = status == "completed" and row.ended_at is None
     if ending:
         values["ended_at"] = now
     session.flush()  # whatever the command changed through the ORM goes first
-    result = session.connection().execute(update(ProcessInstance)
-                                          .where(ProcessInstance.id == row.id, ProcessInstance.version == loaded.version)
-                                          .values(**values))
-    if result.rowcount != 1:
+    saved = replace(row, **values)
+    written = _SAVE.execute(session, {
+        "instance_id": row.id, "loaded_version": loaded.version,
+        **{f"new_{name}": getattr(saved, name) for name in SAVED_COLUMNS}})
+    if written != 1:
         raise ConflictError("此事项刚刚被其他人办理，您的操作未保存，请刷新后重试。",
                             "Someone else changed this item just now; nothing was saved. Reload and try again.")
-    # The guarded UPDATE above already wrote these: record them as committed, so the ORM does
-    # not send the state a second time (without the version check) at flush.
-    for key, value in values.items():
-        set_committed_value(row, key, value)
-    _keep_after_commit(rt, session, row.id, values["version"], workflow)
+    loaded.row = row = saved
+    loaded.version = row.version
+    _keep_after_commit(rt, session, row.id, row.version, workflow)
     recorder = getattr(workflow.script_engine, "recorder", None)
     due_by_task = deadlines.sync(session, row.id, workflow, recorder, now, had_timers)
     sync_human_tasks(rt, session, row, loaded.definition.task_info, workflow, due_by_task,
-                     calendar=(lambda: recorder.calendar) if recorder else None)
+                     calendar=(lambda: recorder.calendar) if recorder else None, new=loaded.version == 1)
     jobs.queue_service_tasks(rt, session, row, workflow)
     if ending:
         audit.record(session, now=now, action="end", instance_id=row.id, org_unit_id=row.org_unit_id,
@@ -157,8 +258,8 @@ def _keep_after_commit(rt, session: Session, instance_id: int, version: int, wor
     saved[instance_id] = (version, workflow)
 
 
-def sync_human_tasks(rt, session: Session, row: ProcessInstance, info: dict, workflow: BpmnWorkflow,
-                     due_by_task: dict[str, datetime] | None = None, calendar=None) -> None:
+def sync_human_tasks(rt, session: Session, row: InstanceRow, info: dict, workflow: BpmnWorkflow,
+                     due_by_task: dict[str, datetime] | None = None, calendar=None, new: bool = False) -> None:
     """One `human_task` row per READY user task; rows whose task is gone are cancelled.
 
     `due_by_task` carries each task's boundary-timer deadline (a calendar correction moves it);
@@ -175,28 +276,26 @@ def sync_human_tasks(rt, session: Session, row: ProcessInstance, info: dict, wor
         source = calendar() if calendar else calendar_for(session, rt.roll_calendar_days)
         return reminder_instant(source, due, opened)
 
-    conn = session.connection()  # Core straight to the connection: no ORM layer on the hot path
-    open_rows = {spiff_id: (task_id, due_at, created_at) for task_id, spiff_id, due_at, created_at in conn.execute(
-        select(HumanTask.id, HumanTask.spiff_task_id, HumanTask.due_at, HumanTask.created_at)
-        .where(HumanTask.instance_id == row.id, HumanTask.state == "ready"))}
+    open_rows = {} if new else {
+        spiff_id: (task_id, due_at, created_at)
+        for task_id, spiff_id, due_at, created_at in _OPEN_TASKS.all(session, {"instance_id": row.id})}
     gone = [task_id for spiff_id, (task_id, _, _) in open_rows.items() if spiff_id not in ready]
     if gone:
-        conn.execute(update(HumanTask).where(HumanTask.id.in_(gone)).values(state="cancelled", completed_at=now))
+        session.connection().execute(_CANCEL_TASKS, {"ids": gone, "now": now})
     new_rows = []
     for spiff_id, task in ready.items():
         due = due_by_task.get(spiff_id)
         if spiff_id in open_rows:
             task_id, due_at, created_at = open_rows[spiff_id]
             if due is not None and due_at != due:
-                conn.execute(update(HumanTask).where(HumanTask.id == task_id)
-                             .values(due_at=due, remind_at=reminder(due, created_at)))
+                session.connection().execute(_CHANGE_DUE, {"task_id": task_id, "due": due,
+                                                           "remind": reminder(due, created_at)})
             continue
         values = _new_human_task(session, row, spiff_id, task.task_spec.bpmn_id, info[task.task_spec.bpmn_id], now)
         values["due_at"] = due
         values["remind_at"] = reminder(due, now) if due is not None else None
         new_rows.append(values)
-    if new_rows:
-        conn.execute(insert(HumanTask), new_rows)
+    _INSERT_TASKS.execute_many(session, new_rows)
 
 
 def _new_human_task(session, row, spiff_id, bpmn_id, task_info, now) -> dict:
@@ -217,7 +316,7 @@ def _new_human_task(session, row, spiff_id, bpmn_id, task_info, now) -> dict:
             "form_key": task_info.get("form"), "created_at": now}
 
 
-def describe_completion(session: Session, task: HumanTask) -> str:
+def describe_completion(session: Session, task) -> str:
     """"此任务已由张三于 2026-03-02 10:02 办理" for a conflict message."""
     from .clock import to_shanghai
 

@@ -19,10 +19,11 @@ from datetime import timedelta
 
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Incident, ProcessInstance, ServiceJob, User
+from db.prepared import Prepared
 from db.session import after_commit, transaction
 
 from . import audit, notifications
@@ -40,26 +41,35 @@ def ready_service_tasks(workflow) -> list:
             if isinstance(task.task_spec, ServiceTask)]
 
 
-def queue_service_tasks(rt, session: Session, row: ProcessInstance, workflow) -> None:
+_KNOWN_JOBS = Prepared(select(ServiceJob.spiff_task_id).where(ServiceJob.instance_id == bindparam("instance_id")))
+_NEW_JOB = Prepared(insert(ServiceJob).returning(ServiceJob.id),
+                    columns=["instance_id", "spiff_task_id", "bpmn_id", "handler", "state", "attempts", "created_at",
+                             "next_attempt_at"])
+
+
+def queue_service_tasks(rt, session: Session, row, workflow) -> None:
     """A `service_job` row for each READY service task that has none; dispatched after commit."""
     tasks = ready_service_tasks(workflow)
     if not tasks:
         return
-    known = set(session.scalars(select(ServiceJob.spiff_task_id).where(ServiceJob.instance_id == row.id)))
+    known = {spiff_task_id for (spiff_task_id,) in _KNOWN_JOBS.all(session, {"instance_id": row.id})}
     now = rt.clock.now()
     for task in tasks:
         if str(task.id) in known:
             continue
-        job = ServiceJob(instance_id=row.id, spiff_task_id=str(task.id), bpmn_id=task.task_spec.bpmn_id,
-                         handler=task.task_spec.operation_name, state="queued", attempts=0, created_at=now,
-                         next_attempt_at=now + LEASE)
-        session.add(job)
-        session.flush()
-        after_commit(session, _dispatcher(rt, job.id))
+        job_id = _NEW_JOB.scalar(session, {
+            "instance_id": row.id, "spiff_task_id": str(task.id), "bpmn_id": task.task_spec.bpmn_id,
+            "handler": task.task_spec.operation_name, "state": "queued", "attempts": 0, "created_at": now,
+            "next_attempt_at": now + LEASE})
+        after_commit(session, _dispatcher(rt, job_id))
 
 
 def _dispatcher(rt, job_id: int):
     return lambda: rt.dispatch(job_id)
+
+
+_FINISH_JOB = Prepared(update(ServiceJob).where(ServiceJob.id == bindparam("job_id")).values(
+    state="done", finished_at=bindparam("now"), next_attempt_at=None, attempts=ServiceJob.attempts + bindparam("ran")))
 
 
 def run_service_job(rt, job_id: int) -> str:
@@ -68,21 +78,20 @@ def run_service_job(rt, job_id: int) -> str:
 
     try:
         with transaction(rt.session_factory) as session:
-            job = session.get(ServiceJob, job_id)
-            if job is None:
+            found = instances.lock_job(session, job_id)
+            if found is None:
                 return "skipped"
-            loaded = instances.load(rt, session, job.instance_id)
-            session.refresh(job)  # as committed by whoever held the lock before us
-            if job.state != "queued" or loaded.row.status != "running" or loaded.row.has_incident:
+            row, job_state, spiff_task_id = found
+            if job_state != "queued" or row.status != "running" or row.has_incident:
                 return "skipped"
-            task = next((t for t in ready_service_tasks(loaded.workflow) if str(t.id) == job.spiff_task_id), None)
+            loaded = instances.rebuild(rt, session, row)
+            task = next((t for t in ready_service_tasks(loaded.workflow) if str(t.id) == spiff_task_id), None)
             if task is None:
-                job.state, job.finished_at, job.next_attempt_at = "done", rt.clock.now(), None
+                _FINISH_JOB.execute(session, {"job_id": job_id, "now": rt.clock.now(), "ran": 0})
                 return "skipped"
             task.run()
             loaded.workflow.do_engine_steps()
-            job.attempts += 1
-            job.state, job.finished_at, job.next_attempt_at = "done", rt.clock.now(), None
+            _FINISH_JOB.execute(session, {"job_id": job_id, "now": rt.clock.now(), "ran": 1})
             instances.save(rt, session, loaded)
             return "done"
     except ConflictError:

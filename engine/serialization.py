@@ -60,24 +60,37 @@ def dump_workflow_whole(workflow: BpmnWorkflow) -> str:
 # A task's JSON is kept on the task and written again unchanged while the task and its parent are
 # settled: finished, or predicted and still empty (a task's data is stored as a delta against its
 # parent's, so the parent counts too). Only the few tasks around the running step are encoded
-# again, so saving a long instance no longer costs its whole length every command.
+# again, so saving a long instance no longer costs its whole length every command. This loop runs
+# over every task of every save: it avoids building anything for a task whose text it reuses.
 _SETTLED = TaskState.FINISHED_MASK | TaskState.PREDICTED_MASK | TaskState.FUTURE
 _FRAGMENT = "_govflow_json"
 
 
-def _task_json(task, registry) -> str:
-    parent = task.parent
-    key = None
-    if task._state & _SETTLED and (parent is None or parent._state & _SETTLED):
-        key = (task._state, task.last_state_change, task.triggered, task._parent, tuple(task._children),
-               None if parent is None else (parent._state, parent.last_state_change))
-        cached = task.__dict__.get(_FRAGMENT)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-    text = _to_json(registry.convert(task))
-    if key is not None:
-        task.__dict__[_FRAGMENT] = (key, text)
-    return text
+def _task_items(workflow: BpmnWorkflow, registry) -> list[str]:
+    """'"<task id>":{…}' for every task of `workflow`, reusing the kept text of settled tasks."""
+    tasks = workflow.tasks
+    items = []
+    for task_id, task in tasks.items():
+        state = task._state
+        kept = task.__dict__.get(_FRAGMENT)
+        if kept is not None and state & _SETTLED:
+            # kept: (state, last change, triggered, children, parent id, parent, its state and last change, text)
+            parent = kept[5]
+            if (kept[0] == state and kept[1] == task.last_state_change and kept[2] == task.triggered
+                    and kept[3] == task._children and kept[4] is task._parent and (parent is None or (
+                        parent._state == kept[6] and parent.last_state_change == kept[7]))):
+                items.append(kept[8])
+                continue
+        item = f'"{task_id}":{_to_json(registry.convert(task))}'
+        parent = tasks.get(task._parent) if task._parent is not None else None
+        if state & _SETTLED and (parent is None or parent._state & _SETTLED):
+            task.__dict__[_FRAGMENT] = (state, task.last_state_change, task.triggered, list(task._children),
+                                        task._parent, parent, parent._state if parent else None,
+                                        parent.last_state_change if parent else None, item)
+        else:
+            task.__dict__.pop(_FRAGMENT, None)
+        items.append(item)
+    return items
 
 
 def dump_workflow(workflow: BpmnWorkflow) -> str:
@@ -99,7 +112,7 @@ def dump_workflow(workflow: BpmnWorkflow) -> str:
             "bpmn_events": registry.convert(workflow.bpmn_events),
             "typename": registry.typenames[type(workflow)], "format": FORMAT,
         }
-        tasks = ",".join(f'"{task_id}":{_task_json(task, registry)}' for task_id, task in workflow.tasks.items())
+        tasks = ",".join(_task_items(workflow, registry))
     finally:
         registry._encoder_mode = False
     text = f'{_to_json(head)[:-1]},"tasks":{{{tasks}}}}}'

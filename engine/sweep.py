@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from db.models import ProcessInstance
+from db.prepared import Prepared
 from db.session import reading, transaction
 
 from . import audit, instances
@@ -35,14 +36,19 @@ def due_instances(rt, limit: int = 500) -> list[int]:
                                     .order_by(ProcessInstance.next_timer_at).limit(limit)))
 
 
+_LOCK_DUE = Prepared(select(*instances.INSTANCE_COLUMNS)
+                     .where(ProcessInstance.id == bindparam("instance_id"), *_due(bindparam("now")))
+                     .with_for_update(skip_locked=True))
+
+
 def fire_instance(rt, instance_id: int) -> bool:
     """Fire the due timers of one instance in one transaction; False if there was nothing to do."""
     with transaction(rt.session_factory) as session:
         now = rt.clock.now()
-        row = session.scalar(select(ProcessInstance).where(ProcessInstance.id == instance_id, *_due(now))
-                             .with_for_update(skip_locked=True).execution_options(populate_existing=True))
-        if row is None:
+        found = _LOCK_DUE.first(session, {"instance_id": instance_id, "now": now})
+        if found is None:
             return False  # fired by another sweep, locked by one right now, or no longer due
+        row = instances.instance_row(found)
         loaded = instances.rebuild(rt, session, row)
         due = row.next_timer_at
         loaded.workflow.refresh_timers()
