@@ -231,6 +231,60 @@ def _instant(value, label: str) -> datetime:
     return instant if instant.tzinfo else instant.replace(tzinfo=SHANGHAI)
 
 
+CONSULTATION_PROCESS = "public_consultation"
+
+
+def _apply_results(session: Session, instance: ProcessInstance, values: dict) -> None:
+    item = content_of(session, instance)
+    item.body = f"一、征集情况\n{values['summary']}\n\n二、意见采纳情况和反馈\n{values['feedback']}"
+    item.details = {**(item.details or {}), "results": values}
+    item.status = "in_review"
+
+
+def _prefill_results(session: Session, instance: ProcessInstance) -> dict:
+    return dict((content_of(session, instance).details or {}).get("results") or {})
+
+
+# REV-18: what a consultation's closing publication says: what came in, and what was done with it.
+register_form(Form("consultation_results", [
+    Field("summary", "征集情况（收到意见数量及主要意见）", "What was received", 5000, multiline=True),
+    Field("feedback", "意见采纳情况和反馈说明（未采纳的说明理由）", "What was adopted, and why not", 10_000, multiline=True),
+], apply=_apply_results, prefill=_prefill_results))
+
+
+def start_consultation(rt, actor: Actor, *, notice_item_id) -> int:
+    """REV-18: a published consultation notice opens its consultation; the results and feedback
+    item it must end with is created now (征集中) and published through three-level review."""
+    from .calendar import add_calendar_days
+
+    with transaction(rt.session_factory) as session:
+        user = load_actor(session, actor)
+        try:
+            notice = session.get(ContentItem, int(notice_item_id))
+        except (TypeError, ValueError):
+            notice = None
+        if notice is None or notice.status != "published" or notice.org_unit_id != user.org_unit_id:
+            raise InvalidInput("请选择本单位已发布的征求意见公告（REV-18）。",
+                               "Choose a consultation notice your unit has published (REV-18).")
+        for other in session.scalars(select(ContentItem).where(ContentItem.org_unit_id == user.org_unit_id,
+                                                               ContentItem.mode == "consultation")):
+            if (other.details or {}).get("notice_item_id") == notice.id and other.status != "cancelled":
+                raise InvalidInput(f"《{notice.title}》已经发起过意见征集。", "This notice already has a consultation.")
+        now = rt.clock.now()
+        closes = add_calendar_days(now, rt.policy.values["consultation_days"], session=session, roll=rt.roll_calendar_days)
+        item = ContentItem(title=f"《{notice.title}》征求意见结果和反馈", body="（征集结束后汇总填写）",
+                           target_kind="portal_column", target_name=notice.target_name, org_unit_id=user.org_unit_id,
+                           created_by_id=user.id, created_at=now, status="collecting", mode="consultation",
+                           details={"notice_item_id": notice.id, "notice_title": notice.title, "form_required": True,
+                                    "closes_at": to_shanghai(closes).isoformat(timespec="minutes")})
+        session.add(item)
+        session.flush()
+        row = start_in_session(rt, session, CONSULTATION_PROCESS, actor, title=f"《{notice.title}》意见征集",
+                               business_key=f"content:{item.id}", opinion=f"征集至 {to_shanghai(closes):%Y-%m-%d}",
+                               data={"content_id": item.id, "target_kind": "portal_column"})
+        return row.id
+
+
 def published_items(session: Session, unit_id: int, limit: int = 50) -> list[ContentItem]:
     """A unit's published items, newest first (what a misreading response can refer to)."""
     return list(session.scalars(select(ContentItem).where(ContentItem.org_unit_id == unit_id,
