@@ -269,17 +269,17 @@ def start_consultation(rt, actor: Actor, *, notice_item_id) -> int:
         for other in session.scalars(select(ContentItem).where(ContentItem.org_unit_id == user.org_unit_id,
                                                                ContentItem.mode == "consultation")):
             if (other.details or {}).get("notice_item_id") == notice.id and other.status != "cancelled":
-                raise InvalidInput(f"《{notice.title}》已经发起过意见征集。", "This notice already has a consultation.")
+                raise InvalidInput(f"“{notice.title}”已经发起过意见征集。", "This notice already has a consultation.")
         now = rt.clock.now()
         closes = add_calendar_days(now, rt.policy.values["consultation_days"], session=session, roll=rt.roll_calendar_days)
-        item = ContentItem(title=f"《{notice.title}》征求意见结果和反馈", body="（征集结束后汇总填写）",
+        item = ContentItem(title=f"{notice.title}（征集结果和反馈）", body="（征集结束后汇总填写）",
                            target_kind="portal_column", target_name=notice.target_name, org_unit_id=user.org_unit_id,
                            created_by_id=user.id, created_at=now, status="collecting", mode="consultation",
                            details={"notice_item_id": notice.id, "notice_title": notice.title, "form_required": True,
                                     "closes_at": to_shanghai(closes).isoformat(timespec="minutes")})
         session.add(item)
         session.flush()
-        row = start_in_session(rt, session, CONSULTATION_PROCESS, actor, title=f"《{notice.title}》意见征集",
+        row = start_in_session(rt, session, CONSULTATION_PROCESS, actor, title=f"意见征集：{notice.title}",
                                business_key=f"content:{item.id}", opinion=f"征集至 {to_shanghai(closes):%Y-%m-%d}",
                                data={"content_id": item.id, "target_kind": "portal_column"})
         return row.id
