@@ -128,11 +128,10 @@ def _hand_to_named_person(rt, session: Session, row: ProcessInstance, task: Huma
 
 def visible_messages(session: Session, user: User, limit: int = 200) -> list[CitizenMessage]:
     """The operator's accepted messages and those forwarded to the user's own unit, newest first."""
-    query = select(CitizenMessage).order_by(CitizenMessage.id.desc()).limit(limit)
-    rows = list(session.scalars(query))
-    return [m for m in rows if m.org_unit_id == user.org_unit_id
-            or holds_role_at_or_above(session, user, "egov_center", m.org_unit_id)
-            or holds_role_at_or_above(session, user, "district_office", m.org_unit_id)]
+    units = {user.org_unit_id} | {u.id for u in session.scalars(select(OrgUnit)) if any(
+        holds_role_at_or_above(session, user, role, u.id) for role in ("egov_center", "district_office"))}
+    return list(session.scalars(select(CitizenMessage).where(CitizenMessage.org_unit_id.in_(units))
+                                .order_by(CitizenMessage.id.desc()).limit(limit)))
 
 
 def units_for_operator(session: Session, user: User) -> list[OrgUnit]:
