@@ -126,6 +126,13 @@ def _hand_to_named_person(rt, session: Session, row: ProcessInstance, task: Huma
                  data={"assignee": person.real_name, "source": source})
 
 
+def on_message_cancelled(session: Session, instance: ProcessInstance) -> None:
+    """A withdrawn message instance (wrongly accepted, a duplicate) leaves the message withdrawn too."""
+    message = message_of(session, instance)
+    if message is not None and message.status != "reported":
+        message.status = "cancelled"
+
+
 def visible_messages(session: Session, user: User, limit: int = 200) -> list[CitizenMessage]:
     """The operator's accepted messages and those forwarded to the user's own unit, newest first."""
     units = {user.org_unit_id} | {u.id for u in session.scalars(select(OrgUnit)) if any(

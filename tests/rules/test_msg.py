@@ -287,3 +287,15 @@ def test_msg_3_an_error_reports_named_person_sees_it_in_their_inbox(sqlite_rt, s
         assert not [r for r in todo(session, users["zhangsan"].user_id) if r.business_key == f"message:{iid}"]
         assert session.scalar(select(HumanTask.assignee_id).where(HumanTask.instance_id == iid)) == \
             users["lisi"].user_id
+
+
+def test_msg_2_a_wrongly_accepted_message_is_withdrawn_with_its_instance(sqlite_rt, sqlite_users):
+    from engine import cancel_instance
+
+    rt, users = sqlite_rt, sqlite_users
+    iid = accept(rt, users, "other", subject="重复提交的留言")
+    with pytest.raises(InvalidInput, match="理由"):
+        cancel_instance(rt, iid, users["sunqi"], reason=" ")
+    cancel_instance(rt, iid, users["sunqi"], reason="与前一条留言重复")
+    assert (message(rt, iid).status, instance(rt, iid).status) == ("cancelled", "cancelled")
+    assert ready(rt, iid) == {}
