@@ -162,7 +162,7 @@ def _memory_run(spec, subprocess_specs, count: int) -> tuple[float, BpmnWorkflow
     workflow = None
     for number in range(count):
         workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=engine)
-        workflow.get_tasks(state=TaskState.READY)[0].data.update({"content_id": number, "target_kind": "wechat"})
+        workflow.get_tasks(state=TaskState.READY)[0].data.update({"content_id": number, "target_kind": "wechat", "mode": "normal"})
         workflow.do_engine_steps()
         dump_workflow_whole(workflow)
         for _ in range(2):  # review, sign

@@ -75,6 +75,9 @@ class Prepared:
         return {compiled.keys[name]: values[name] for name in compiled.keys}
 
     def _cursor(self, session: Session):
+        # Like an ORM query: whatever the command changed through the ORM is sent first.
+        if session.autoflush:
+            session.flush()
         connection = session.connection()
         return connection.connection.dbapi_connection.cursor(), connection.dialect
 

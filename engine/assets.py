@@ -561,8 +561,6 @@ register_form(Form("correction_report", [  # REV-11
 
 def start_correction(rt, actor: Actor, asset_id: int, *, urgency: str, finding: str) -> int:
     """REV-11: the portal operator dispatches an error found by inspection to the responsible unit."""
-    from sqlalchemy import func
-
     finding = (finding or "").strip()
     if urgency not in URGENCY:
         raise InvalidInput("请选择紧急程度：紧急或一般。", "Choose urgent or general.")
@@ -573,12 +571,19 @@ def start_correction(rt, actor: Actor, asset_id: int, *, urgency: str, finding: 
         asset = session.get(Asset, asset_id)
         if asset is None:
             raise NotFound(f"网站或账号 {asset_id} 不存在。", f"Asset {asset_id} does not exist.")
-        if not _holds(session, user, "egov_center", asset):
-            raise Forbidden("错敏信息由门户网站运维单位交办（REV-11）。", "The portal operator dispatches corrections (REV-11).")
-        serial = 1 + (session.scalar(select(func.count()).select_from(ProcessInstance).where(
-            ProcessInstance.business_key.like(f"{asset_key(asset.id)}:correction:%"))) or 0)
-        row = start_in_session(rt, session, CORRECTION_PROCESS, actor,
-                               title=f"{asset.name}错敏信息整改（{URGENCY[urgency]}）",
-                               business_key=f"{asset_key(asset.id)}:correction:{serial}", opinion=finding,
-                               data={"asset_id": asset.id, "urgency": urgency}, for_unit_id=asset.org_unit_id)
-        return row.id
+        return dispatch_correction(rt, session, actor, user, asset, urgency=urgency, finding=finding).id
+
+
+def dispatch_correction(rt, session: Session, actor: Actor, user, asset: Asset, *, urgency: str,
+                        finding: str) -> ProcessInstance:
+    """REV-11 inside the caller's transaction (start_correction, or a duty reading's finding, REV-16)."""
+    from sqlalchemy import func
+
+    if not _holds(session, user, "egov_center", asset):
+        raise Forbidden("错敏信息由门户网站运维单位交办（REV-11）。", "The portal operator dispatches corrections (REV-11).")
+    serial = 1 + (session.scalar(select(func.count()).select_from(ProcessInstance).where(
+        ProcessInstance.business_key.like(f"{asset_key(asset.id)}:correction:%"))) or 0)
+    return start_in_session(rt, session, CORRECTION_PROCESS, actor,
+                            title=f"{asset.name}错敏信息整改（{URGENCY[urgency]}）",
+                            business_key=f"{asset_key(asset.id)}:correction:{serial}", opinion=finding,
+                            data={"asset_id": asset.id, "urgency": urgency}, for_unit_id=asset.org_unit_id)

@@ -195,6 +195,37 @@ class WorkingCalendar:
             self._require_span(local.year, day.year)
         return datetime(day.year, day.month, day.day, hour, minute, tzinfo=SHANGHAI)
 
+    def add_office_minutes(self, start: datetime, minutes: int, office_start: int, office_end: int) -> datetime:
+        """`minutes` of office time after `start`: only office hours (minutes after midnight,
+        Asia/Shanghai) of working days count, so the clock stops at closing time, over weekends
+        and holidays, and runs on make-up working days (调休). Before opening it starts at opening
+        time; after closing or on a rest day, at the next working day's opening."""
+        office_start, office_end, remaining = _count(office_start), _count(office_end), _count(minutes)
+        if not office_start < office_end <= 24 * 60:
+            raise ValueError("上班时间必须早于下班时间，且在一天之内")
+        local = _aware(start).astimezone(SHANGHAI)
+        day = local.date()
+        self.require(day.year)
+        now_minutes = local.hour * 60 + local.minute + (local.second + local.microsecond / 1e6) / 60
+        begin = max(now_minutes, office_start) if self._is_working(day) and now_minutes < office_end else None
+        while True:
+            if begin is not None and remaining <= office_end - begin:
+                opened = datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
+                return opened + timedelta(minutes=begin + remaining)
+            if begin is not None:
+                remaining -= office_end - begin
+            index = bisect_right(self._working, day.toordinal())
+            if index >= len(self._working):
+                raise CalendarNotCovered(self._first_gap_after(day.year))
+            next_day = date.fromordinal(self._working[index])
+            self._require_span(day.year, next_day.year)
+            day, begin = next_day, office_start
+
+    def half_working_day(self, start: datetime, office_start: int, office_end: int) -> datetime:
+        """"0.5 个工作日" (MSG-1, 004 §20(四)): half of one day's office hours after `start`,
+        counted in office hours on the official calendar (09:00–17:30 gives 4 h 15 min)."""
+        return self.add_office_minutes(start, (_count(office_end) - _count(office_start)) // 2, office_start, office_end)
+
     def working_days_left(self, now: datetime, due: datetime) -> int:
         """Working days from today to the due day: 3 reads "剩余 3 个工作日", 0 is due today.
 
@@ -270,6 +301,10 @@ def add_working_days(start: datetime, days: int, *, session=None) -> datetime:
 
 def add_calendar_days(start: datetime, days: int, *, session=None, roll: bool = False) -> datetime:
     return calendar_for(session, roll).add_calendar_days(start, days)
+
+
+def half_working_day(start: datetime, office_start: int, office_end: int, *, session=None) -> datetime:
+    return calendar_for(session).half_working_day(start, office_start, office_end)
 
 
 def working_days_left(now: datetime, due: datetime, *, session=None) -> int:

@@ -27,7 +27,10 @@ from .calendar import WorkingCalendar, add_hours, add_minutes
 from .clock import SHANGHAI
 from .timers import WaitingTimer, waiting_timers
 
-RECOMPUTED_RULES = ("working_days", "calendar_days_rolled", "end_of_workday")
+RECOMPUTED_RULES = ("working_days", "calendar_days_rolled", "end_of_workday", "half_working_day")
+# half_working_day keeps both office-hour bounds in `amount`: office_start * 10000 + office_end.
+_OFFICE_PACK = 10_000
+_DAY_MINUTES = 24 * 60
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ def compute(calendar: WorkingCalendar, rule: str, start: datetime, amount: int) 
         return calendar.add_calendar_days(start, amount)
     if rule == "end_of_workday":
         return calendar.end_of_workday(start, amount)
+    if rule == "half_working_day":
+        return calendar.half_working_day(start, *divmod(amount, _OFFICE_PACK))
     if rule == "hours":
         return add_hours(start, amount)
     if rule == "minutes":
@@ -105,7 +110,17 @@ class DeadlineRecorder:
             "add_minutes": lambda start, minutes: self._record("minutes", start, minutes),
             # 当日下班前: `office_end` is the closing time as minutes after midnight (policy value).
             "end_of_workday": lambda start, office_end: self._record("end_of_workday", start, office_end),
+            # 0.5 个工作日 in office hours (MSG-1): the bounds are minutes after midnight (policy values).
+            "add_half_working_day": lambda start, office_start, office_end: self._record(
+                "half_working_day", start, _office_hours(office_start, office_end)),
         }
+
+
+def _office_hours(office_start, office_end) -> int:
+    for value in (office_start, office_end):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _DAY_MINUTES:
+            raise ValueError("上下班时间必须是 0 到 1440 之间的分钟数")
+    return office_start * _OFFICE_PACK + office_end
 
 
 _OPEN_DEADLINES = Prepared(select(Deadline.id, Deadline.spiff_task_id, Deadline.due_at)

@@ -173,4 +173,7 @@ def seed_demo_work(rt) -> int:
                                            finding="9月15日推文中学校名称有误"))
     started.append(assets.start_unit_contacts(rt, who["huanglei"], leader="林芳（副主任）",
                                               liaisons="黄磊 010-55556666"))
+    from .demo_operations import seed_operations_work
+
+    started.extend(seed_operations_work(rt, who, task))
     return len(started)

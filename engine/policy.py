@@ -33,6 +33,21 @@ VALUES: dict[str, tuple[str, object, dict[str, object]]] = {
     "force_majeure_path": ("不可抗力下线报备路径（OFF-4）：per_asset_type 按类型 / via_district 经区政府办 / "
                            "direct_to_city 直报市级", "per_asset_type",
                            {"gaocheng": "via_district", "yongzhou": "direct_to_city"}),
+    # --- content review paths and citizen messages (issue 7); "立即/及时" in the seeds become these defaults ---
+    "office_start_minutes": ("上班时间（距 0 点的分钟数，540 即 9:00；“0.5个工作日”按上下班时间计算）", 9 * 60, {}),
+    "emergency_formalities_working_days": ("紧急信息发布后补办审批手续时限（工作日，REV-6，原文“后补手续”）", 1, {}),
+    "repost_hours": ("上级要求或上级网站重要政策的转载时限（小时，REV-7）", 12, {}),
+    "clarification_hours": ("政策误读误解发布权威信息时限（小时，REV-12）", 24, {}),
+    "out_of_scope_notice_days": ("规定范围外信息提前申请天数（自然日，REV-10）", 3, {}),
+    "opinion_leader_report_minutes": ("舆情发生后向单位主要负责人报告时限（分钟，REV-13，原文“第一时间”）", 30, {}),
+    "opinion_office_report_hours": ("舆情处置期间续报或上报办公室时限（小时，REV-13，原文“及时”）", 24, {}),
+    "consultation_days": ("意见征集期限（自然日，REV-18；重大行政决策一般不少于30日）", 30, {}),
+    "consultation_feedback_working_days": ("意见征集结束后公开结果和反馈时限（工作日，REV-18，原文“及时”）", 5, {}),
+    "message_consultation_working_days": ("咨询类留言办结时限（工作日，MSG-1）", 5, {}),
+    "message_other_working_days": ("建议、投诉等其他类留言办结时限（工作日，MSG-1）", 15, {}),
+    "message_simple_working_days": ("简单常见问题办结时限（工作日，MSG-1）", 1, {}),
+    "inquiry_circulation_working_days": ("咨询未回应予以通报的时限（工作日，MSG-1）", 3, {}),
+    "message_urge_working_days": ("留言到期前催办提前量（工作日，MSG-2，原文“催办”）", 1, {}),
 }
 
 PROFILES = {

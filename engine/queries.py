@@ -35,6 +35,10 @@ ACTION_LABELS = {"start": ("发起", "started"), "claim": ("签收", "claimed"),
                  "service_failed": ("后台任务失败", "background job failed"), "incident": ("流程故障", "incident"),
                  "incident_retry": ("故障重试", "incident retried"),
                  "deadline_recomputed": ("期限按工作日历重算", "deadline recomputed")}
+# Daily operations (issue 7): forwarding and assigning messages, rosters, duty reading, interaction functions.
+ACTION_LABELS.update({"forward": ("转办", "forwarded"), "assign": ("指定专人", "assigned"),
+                      "duty_set": ("排班", "rostered"), "duty_reading": ("值班读网", "duty reading"),
+                      "interaction_recorded": ("登记互动功能", "interaction functions recorded")})
 PAGE_SIZE = 50
 
 

@@ -70,11 +70,12 @@ def make_runtime(database_url: str | None = None, clock: Clock | None = None) ->
     otherwise they run in this process right after the command that queued them.
     """
     from .content import on_content_cancelled
+    from .messages import on_message_cancelled
 
     clock = clock or Clock()
     install_clock(clock)
     rt = Runtime(session_factory=make_session_factory(make_engine(database_url)), clock=clock,
-                 on_cancel={"content": on_content_cancelled},
+                 on_cancel={"content": on_content_cancelled, "message": on_message_cancelled},
                  roll_calendar_days=os.environ.get("GOVFLOW_ROLL_CALENDAR_DAYS", "") in ("1", "true", "yes"))
     if (os.environ.get("GOVFLOW_JOBS") or ("celery" if os.environ.get("GOVFLOW_BROKER_URL") else "")) == "celery":
         from .celery_app import app, send_service_job

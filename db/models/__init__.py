@@ -14,8 +14,16 @@ from .attachment import Attachment
 from .audit import AuditEvent
 from .base import Base, UTCDateTime
 from .calendar import OVERRIDE_KINDS, CalendarOverride
-from .content import CONTENT_STATUSES, TARGET_KINDS, ContentItem
+from .content import CONTENT_MODES, CONTENT_STATUSES, TARGET_KINDS, ContentItem
 from .jobs import NOTIFICATION_KINDS, Incident, Notification, ServiceJob
+from .operations import (
+    MESSAGE_STATUSES,
+    MESSAGE_TYPES,
+    ApprovalForm,
+    CitizenMessage,
+    DutyReading,
+    DutyRoster,
+)
 from .org import LEVELS, ROLES, OrgUnit, RoleGrant, User
 from .process import DEADLINE_RULES, Deadline, HumanTask, ProcessDefinition, ProcessInstance
 
@@ -24,4 +32,5 @@ __all__ = [
     "ACTIVE_STATES", "ASSET_KINDS", "ASSET_STATES", "PLATFORMS", "VIOLATION_TYPES", "Asset", "AssetEvent", "Violation",
     "AuditEvent", "Base", "CalendarOverride", "DEADLINE_RULES", "Deadline", "OVERRIDE_KINDS", "CONTENT_STATUSES", "ContentItem", "HumanTask", "Incident", "NOTIFICATION_KINDS", "Notification", "ServiceJob", "LEVELS", "OrgUnit",
     "ProcessDefinition", "ProcessInstance", "ROLES", "RoleGrant", "TARGET_KINDS", "User", "UTCDateTime",
+    "ApprovalForm", "CONTENT_MODES", "CitizenMessage", "DutyReading", "DutyRoster", "MESSAGE_STATUSES", "MESSAGE_TYPES",
 ]
