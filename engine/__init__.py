@@ -4,6 +4,7 @@ Callers (the web UI, the CLI, Celery jobs) use these functions; each command is 
 transaction. See ../shared/DESIGN.md.
 """
 
+from . import annual, monitoring, security, violations  # noqa: F401  (issue 7's task forms and periodic duties)
 from . import assets as _assets  # noqa: F401  (registers the asset processes' task forms)
 from .accounts import authenticate
 from .clock import Clock, ManualClock

@@ -18,10 +18,25 @@ from .content import CONTENT_STATUSES, TARGET_KINDS, ContentItem
 from .jobs import NOTIFICATION_KINDS, Incident, Notification, ServiceJob
 from .org import LEVELS, ROLES, OrgUnit, RoleGrant, User
 from .process import DEADLINE_RULES, Deadline, HumanTask, ProcessDefinition, ProcessInstance
+from .supervision import (
+    EVALUATION_GRADES,
+    SECURITY_RECORD_KINDS,
+    VENDOR_STATES,
+    Evaluation,
+    PeriodicItem,
+    PeriodicRun,
+    SecurityRecord,
+    UpdateRecord,
+    Vendor,
+    ViolationCircular,
+    ViolationCircularItem,
+)
 
 __all__ = [
     "Attachment",
     "ACTIVE_STATES", "ASSET_KINDS", "ASSET_STATES", "PLATFORMS", "VIOLATION_TYPES", "Asset", "AssetEvent", "Violation",
     "AuditEvent", "Base", "CalendarOverride", "DEADLINE_RULES", "Deadline", "OVERRIDE_KINDS", "CONTENT_STATUSES", "ContentItem", "HumanTask", "Incident", "NOTIFICATION_KINDS", "Notification", "ServiceJob", "LEVELS", "OrgUnit",
     "ProcessDefinition", "ProcessInstance", "ROLES", "RoleGrant", "TARGET_KINDS", "User", "UTCDateTime",
+    "EVALUATION_GRADES", "SECURITY_RECORD_KINDS", "VENDOR_STATES", "Evaluation", "PeriodicItem", "PeriodicRun",
+    "SecurityRecord", "UpdateRecord", "Vendor", "ViolationCircular", "ViolationCircularItem",
 ]
