@@ -121,3 +121,16 @@ def test_the_policy_page_shows_the_security_and_supervision_deadlines(client, au
     for key in ("hazard_rectification_hours", "incident_report_minutes", "intrusion_cutoff_minutes",
                 "counterfeit_report_hours", "update_rectification_working_days", "topic_plan_due"):
         assert key in html
+
+
+def test_the_three_pages_speak_english_too(client, auth, sqlite_rt):
+    from engine.demo import seed_demo_work
+
+    seed_demo_work(sqlite_rt)
+    auth.login("zhouba")
+    for url, heading in (("/security/?lang=en", "Security requests"), ("/supervision/?lang=en", "Update monitoring"),
+                         ("/violations/?lang=en", "By unit and type")):
+        response = client.get(url)
+        assert response.status_code == 200 and heading in response.get_data(as_text=True)
+    asset = _asset_id(sqlite_rt, "区教育局网站")
+    assert "Plans, filings, drills and tests" in client.get(f"/security/assets/{asset}?lang=en").get_data(as_text=True)
