@@ -14,7 +14,15 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.models import SECURITY_RECORD_KINDS, Asset, ProcessDefinition, ProcessInstance, SecurityRecord, Vendor
+from db.models import (
+    ASSET_KINDS,
+    SECURITY_RECORD_KINDS,
+    Asset,
+    ProcessDefinition,
+    ProcessInstance,
+    SecurityRecord,
+    Vendor,
+)
 from db.session import transaction
 
 from . import audit
@@ -240,8 +248,9 @@ def record_security_measure(rt, actor: Actor, asset_id: int, *, kind: str, occur
         if kind == "emergency_plan" and asset.kind == "new_media" and not details["network_cut_plan"]:
             raise InvalidInput("政务新媒体的应急预案应包含断网预案（SEC-5）。",
                                "A new-media account's plan includes a network-cut plan (SEC-5).")
-        if kind in ("plan_filing", "security_test") and asset.kind not in ("website", "app"):
-            raise InvalidInput("该事项只适用于网站和移动客户端（SEC-5/SEC-6）。", "Only for websites and apps (SEC-5/SEC-6).")
+        if kind not in applicable_kinds(asset):
+            raise InvalidInput(f"{SECURITY_RECORD_KINDS[kind]}不适用于{ASSET_KINDS[asset.kind]}（SEC-5/SEC-6）。",
+                               "This record does not apply to this kind of site or account (SEC-5/SEC-6).")
         now = rt.clock.now()
         row = SecurityRecord(asset_id=asset.id, kind=kind, occurred_on=day, details=details, recorded_by_id=user.id,
                              recorded_at=now)
@@ -253,11 +262,18 @@ def record_security_measure(rt, actor: Actor, asset_id: int, *, kind: str, occur
         return row.id
 
 
+def applicable_kinds(asset: Asset) -> list[str]:
+    """SEC-5: every site and account keeps a plan and drills; a website also files its plan with 公安 and
+    网信 (000 §29); SEC-6: websites (001 §34) and self-developed apps are security-tested."""
+    extra = {"website": ["plan_filing", "security_test"], "app": ["security_test"]}.get(asset.kind, [])
+    return ["emergency_plan", "drill", *extra]
+
+
 def security_status(rt, session: Session, asset: Asset) -> list[dict]:
     """SEC-5/SEC-6: what is recorded for the asset, and what is missing or overdue."""
     today = to_shanghai(rt.clock.now()).date()
     values = rt.policy.values
-    kinds = ["emergency_plan", "drill"] + (["plan_filing", "security_test"] if asset.kind in ("website", "app") else [])
+    kinds = applicable_kinds(asset)
     status = []
     for kind in kinds:
         latest = latest_record(session, asset.id, kind)
