@@ -4,6 +4,7 @@ Callers (the web UI, the CLI, Celery jobs) use these functions; each command is 
 transaction. See ../shared/DESIGN.md.
 """
 
+from . import annual, monitoring, security, violations  # noqa: F401  (issue 7's task forms and periodic duties)
 from . import assets as _assets  # noqa: F401  (registers the asset processes' task forms)
 from . import messages as _messages  # noqa: F401  (registers the citizen-message and reply forms)
 from . import opinion as _opinion  # noqa: F401  (registers the 舆情 forms)

@@ -18,6 +18,8 @@ from pathlib import Path
 from celery import Celery
 
 SWEEP_SECONDS = float(os.environ.get("GOVFLOW_SWEEP_SECONDS", "5"))
+# Periodic duties (engine/periodic.py: update monitoring, yearly duties) act once per week or year.
+PERIODIC_SECONDS = float(os.environ.get("GOVFLOW_PERIODIC_SECONDS", "60"))
 
 
 def embedded_broker_url() -> str:
@@ -54,6 +56,8 @@ app.conf.update(
         "govflow-sweep": {"task": "govflow.sweep", "schedule": SWEEP_SECONDS,
                           # a sweep still queued when the next one is due is dropped, not stacked up
                           "options": {"expires": SWEEP_SECONDS}},
+        "govflow-periodic": {"task": "govflow.periodic", "schedule": PERIODIC_SECONDS,
+                             "options": {"expires": PERIODIC_SECONDS}},
     },
 )
 
@@ -82,6 +86,13 @@ def sweep_job() -> dict:
 
     result = sweep(runtime())
     return {"timers": result.timers, "jobs": result.jobs, "reminders": result.reminders}
+
+
+@app.task(name="govflow.periodic")
+def periodic_job() -> int:
+    from .periodic import run_periodic
+
+    return run_periodic(runtime())
 
 
 @app.task(name="govflow.run_service_job")

@@ -82,6 +82,19 @@ def start_in_session(rt, session: Session, key: str, actor: Actor, *, title: str
         raise Forbidden(f"您在本单位没有“{ROLES.get(definition.start_role, definition.start_role)}”角色，"
                         f"不能发起“{definition.name}”。",
                         f"You hold no {definition.start_role} role in your unit, so you cannot start {definition.key}.")
+    return start_instance(rt, session, definition, title=title, business_key=business_key,
+                          unit_id=for_unit_id or user.org_unit_id, starter=user, data=data, opinion=opinion,
+                          client_addr=actor.client_addr)
+
+
+def start_instance(rt, session: Session, definition: CompiledDefinition, *, title: str, business_key: str,
+                   unit_id: int, starter, data: dict | None = None, opinion: str | None = None,
+                   client_addr: str | None = None, audit_data: dict | None = None,
+                   audit_as_system: bool = False) -> instances.InstanceRow:
+    """Create and run an instance of `definition` for `unit_id`, started by `starter` (checked by the caller).
+
+    `audit_as_system`: a periodic duty started it; the trail says 系统 while the row names `starter`.
+    """
     title = (title or "").strip()
     if not title or len(title) > MAX_TITLE:
         raise InvalidInput(f"标题不能为空，且不超过 {MAX_TITLE} 个字。", f"A title of 1–{MAX_TITLE} characters is required.")
@@ -90,17 +103,19 @@ def start_in_session(rt, session: Session, key: str, actor: Actor, *, title: str
     now = rt.clock.now()
     # Inserted at version 0; the save below moves it to 1 under the same optimistic check.
     values = {"definition_id": definition.id, "status": "running", "state": "", "version": 0,
-              "business_key": business_key, "title": title, "org_unit_id": for_unit_id or user.org_unit_id,
-              "started_by_id": user.id, "started_at": now, "ended_at": None, "end_reason": None,
+              "business_key": business_key, "title": title, "org_unit_id": unit_id,
+              "started_by_id": starter.id, "started_at": now, "ended_at": None, "end_reason": None,
               "next_timer_at": None, "has_incident": False}
     session.flush()  # rows the instance points at (a content item, an asset) exist first
     row = instances.InstanceRow(id=_NEW_INSTANCE.scalar(session, values), **values)
     workflow = instances.new_workflow(rt, session, definition, row)
     workflow.get_tasks(state=TaskState.READY)[0].data.update(data)
     # The starter's act counts as the first lane's act for separation of duties (REV-3).
-    audit.record(session, now=now, action="start", actor=user, role=definition.start_role,
-                 instance_id=row.id, opinion=opinion, client_addr=actor.client_addr,
-                 data={"definition": definition.key, "version": definition.version, "business_key": business_key})
+    audit.record(session, now=now, action="start", actor=None if audit_as_system else starter,
+                 role=definition.start_role, instance_id=row.id, opinion=opinion, client_addr=client_addr,
+                 org_unit_id=unit_id if audit_as_system else None,
+                 data={"definition": definition.key, "version": definition.version, "business_key": business_key,
+                       **(audit_data or {})})
     workflow.do_engine_steps()
     loaded = instances.Loaded(row=row, definition=definition, workflow=workflow, version=0)
     instances.save(rt, session, loaded)

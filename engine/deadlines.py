@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
@@ -68,6 +68,18 @@ def _instant(value) -> datetime:
     return value
 
 
+def days_until(start, month_day: str) -> int:
+    """Calendar days from the start day (Beijing) to the next `MM-DD` on or after it."""
+    if not isinstance(month_day, str) or len(month_day) != 5 or month_day[2] != "-":
+        raise ValueError("日期应写成 MM-DD，例如 '03-31'")
+    day = _instant(start).astimezone(SHANGHAI).date()
+    month, day_of_month = int(month_day[:2]), int(month_day[3:])
+    target = date(day.year, month, day_of_month)
+    if target < day:
+        target = date(day.year + 1, month, day_of_month)
+    return (target - day).days
+
+
 def iso(instant: datetime) -> str:
     """SpiffWorkflow wants timer values as ISO text; +08:00 so nothing depends on the server zone."""
     return instant.astimezone(SHANGHAI).isoformat(timespec="seconds")
@@ -113,6 +125,9 @@ class DeadlineRecorder:
             # 0.5 个工作日 in office hours (MSG-1): the bounds are minutes after midnight (policy values).
             "add_half_working_day": lambda start, office_start, office_end: self._record(
                 "half_working_day", start, _office_hours(office_start, office_end)),
+            # A fixed date of the year ('03-31': the end of Q1): the end of its next occurrence on or
+            # after the start day, kept as N calendar days so it is stored and recomputed like them.
+            "by_date": lambda start, month_day: self._record("calendar_days", start, days_until(start, month_day)),
         }
 
 

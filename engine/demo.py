@@ -176,4 +176,53 @@ def seed_demo_work(rt) -> int:
     from .demo_operations import seed_operations_work
 
     started.extend(seed_operations_work(rt, who, task))
+    started += _seed_supervision(rt, who, asset)
     return len(started)
+
+
+def _seed_supervision(rt, who: dict, asset: dict) -> list[int]:
+    """Issue 7's security, supervision and violation work in flight: an open incident, an account
+    below its weekly frequency in rectification, a column's violation awaiting 通报…"""
+    from datetime import timedelta
+
+    from . import annual, monitoring, security, violations
+    from .clock import to_shanghai
+
+    now = to_shanghai(rt.clock.now())
+    with transaction(rt.session_factory) as session:
+        bureau = session.scalar(select(OrgUnit.id).where(OrgUnit.name == "区教育局"))
+    website, wechat, column = asset[("区教育局网站", None)], asset[("区教育发布", "wechat")], asset[("通知公告", None)]
+    security.record_security_measure(rt, who["zhangsan"], website, kind="emergency_plan",
+                                     occurred_on=(now - timedelta(days=90)).date().isoformat(),
+                                     values={"title": "区教育局网站网络安全事件应急预案", "version": "区教发〔2026〕3号"})
+    started = [
+        security.start_security_incident(rt, who["zhangsan"], website, kind="incident", severity="large",
+                                         description="网站首页疑似被植入暗链，已断开后台管理入口"),
+        security.start_hazard_notice(rt, who["zhouba"], wechat, notifier="cac", hazard="公众号管理员账号使用弱口令",
+                                     notice_document="区网信办通报〔2026〕12号"),
+        security.start_counterfeit_report(rt, who["sunqi"], wechat, counterfeit="微信号“区教育發布”", source="public",
+                                          details="群众举报该账号冒用区教育局名义推送培训广告"),
+        security.start_vendor_onboarding(rt, who["zhangsan"], name="某信息技术有限公司",
+                                         service="区教育局网站日常运维，驻场 1 人", assets="区教育局网站"),
+        security.start_data_release(rt, who["zhangsan"], name="全区中小学学位数据",
+                                    description="学校名称、学段、学位数；CSV；每学期更新"),
+    ]
+    # SUP-3 / SUP-5: last week's check of the WeChat account (1 update of 2) and of a column in the
+    # responsibility table (none of 1): both in rectification, the column's unit criticised 通报批评.
+    monitoring.set_responsibility(rt, who["zhouba"], column, owner_unit_id=bureau, updates=1, period="week",
+                                  content="本局通知公告", quality="准确、及时，三审三校后发布")
+    last_week, _ = monitoring.last_closed_period("week", rt.clock.now())
+    monitoring.record_update(rt, who["zhangsan"], wechat, title="开学安全提示",
+                             published_at=(last_week + timedelta(days=2, hours=10)).isoformat())
+    started += [monitoring.check_asset(rt, wechat).instance_id, monitoring.check_asset(rt, column).instance_id]
+    started += [
+        annual.start_inspection_circular(rt, who["zhouba"], period=f"{now.year}年第三季度",
+                                         findings="区教育局“通知公告”栏目两周未更新；某街道发布 1 条留言超期未回复"),
+        annual.start_yearly_duty(rt, who["zhangsan"], "topic_plan"),
+        annual.start_yearly_duty(rt, who["zhangsan"], "disclosure_report"),
+        annual.start_yearly_duty(rt, who["zhouba"], "satisfaction_survey"),
+        *annual.start_evaluations(rt, who["zhouba"], year=now.year - 1),
+        violations.start_accountability(rt, who["zhouba"], unit_id=bureau, trigger="superior_circular",
+                                        action="summons", summary="市政府办公室通报区教育局网站栏目更新不及时"),
+    ]
+    return started

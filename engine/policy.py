@@ -48,6 +48,22 @@ VALUES: dict[str, tuple[str, object, dict[str, object]]] = {
     "message_simple_working_days": ("简单常见问题办结时限（工作日，MSG-1）", 1, {}),
     "inquiry_circulation_working_days": ("咨询未回应予以通报的时限（工作日，MSG-1）", 3, {}),
     "message_urge_working_days": ("留言到期前催办提前量（工作日，MSG-2，原文“催办”）", 1, {}),
+    # --- security, supervision and violations (issue 7). The seeds say only 立即/及时/定期 for the
+    # security deadlines: each is a product default an operator can override.
+    "hazard_rectification_hours": ("安全隐患整改时限（小时，SEC-1；种子规定“立即整改”）", 24, {}),
+    "incident_report_minutes": ("安全事件向政府办公室报告时限（分钟，SEC-2；“立即”）", 60, {}),
+    "incident_external_rank": ("安全事件报网信、公安的最低级别（SEC-2：1 一般 / 2 较大 / 3 重大 / 4 特别重大）", 1,
+                               {"fujin": 2}),
+    "intrusion_cutoff_minutes": ("账号遭入侵后中止网络访问时限（分钟，SEC-3；“第一时间”）", 30, {}),
+    "counterfeit_report_hours": ("假冒网站和账号核实后报网信、公安时限（小时，SEC-4；“及时”）", 24, {}),
+    "drill_interval_days": ("应急演练周期（天，SEC-5；“定期”）", 365, {}),
+    "security_test_interval_days": ("网站安全检测评估周期（天，SEC-6；“定期”）", 365, {}),
+    "account_weekly_updates": ("政务新媒体每周最少更新次数（SUP-3）", 2, {}),
+    "service_account_weekly_updates": ("微信服务号每周最少更新次数（SUP-3）", 1, {}),
+    "update_rectification_working_days": ("更新不及时限期整改时限（工作日，REV-17；种子规定“限期整改”）", 5, {}),
+    "topic_plan_due": ("专题制作计划报送截止日（MM-DD，SUP-4：第一季度末）", "03-31", {}),
+    "disclosure_report_due": ("政府信息公开工作年度报告截止日（MM-DD，SUP-7；002 未规定，默认按条例 1 月 31 日）", "01-31", {}),
+    "satisfaction_survey_due": ("年度网站满意度调查截止日（MM-DD，SUP-6：每年一次）", "12-31", {}),
 }
 
 PROFILES = {

@@ -32,6 +32,11 @@ def install_clock(clock: Clock) -> None:
     spiff_timer.datetime = _ClockedDatetime
 
 
+def active_clock() -> Clock:
+    """The installed clock, for code that runs inside a command without the runtime (a task form)."""
+    return _active[0]
+
+
 @dataclass(frozen=True)
 class WaitingTimer:
     task: object  # the SpiffWorkflow task waiting on the timer

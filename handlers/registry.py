@@ -48,7 +48,7 @@ def registered_handlers() -> dict[str, Handler]:
 
     GOVFLOW_HANDLER_MODULES (comma-separated module names) adds a deployment's own handlers.
     """
-    from . import assets, content, messages  # noqa: F401  (register on import)
+    from . import assets, content, messages, supervision  # noqa: F401  (register on import)
 
     for module in filter(None, (m.strip() for m in os.environ.get("GOVFLOW_HANDLER_MODULES", "").split(","))):
         importlib.import_module(module)

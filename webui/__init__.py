@@ -14,7 +14,21 @@ from engine import make_runtime, notifications
 from engine.clock import to_shanghai
 from engine.queries import ACTION_LABELS, todo_count
 
-from . import assets, auth, content, errors, inbox, instances, notices, operations, tasks, workcalendar
+from . import (
+    assets,
+    auth,
+    content,
+    errors,
+    inbox,
+    instances,
+    notices,
+    operations,
+    security,
+    supervision,
+    tasks,
+    violations,
+    workcalendar,
+)
 from .config import from_environment
 from .i18n import current_lang, remember_lang, t
 
@@ -33,6 +47,8 @@ def create_app(config: dict | None = None) -> Flask:
     auth.login_manager.init_app(app)
     for blueprint in (auth.bp, assets.bp, inbox.bp, tasks.bp, content.bp, instances.bp, workcalendar.bp, notices.bp, errors.bp,
                       operations.bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (security.bp, supervision.bp, violations.bp):  # issue 7: security, supervision, violations
         app.register_blueprint(blueprint)
 
     @app.before_request

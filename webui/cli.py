@@ -107,14 +107,15 @@ def cmd_deadline(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    """One sweep now (timers, due jobs, reminders), or every N seconds without Celery."""
+    """One sweep now (timers, due jobs, reminders, periodic duties), or every N seconds without Celery."""
+    from engine.periodic import run_periodic
     from engine.sweep import sweep
 
     rt = _runtime()
     while True:
         result = sweep(rt)
-        print(f"已触发 {result.timers} 个到期定时器，重发 {result.jobs} 个后台任务，发送 {result.reminders} 条到期提醒。",
-              flush=True)
+        print(f"已触发 {result.timers} 个到期定时器，重发 {result.jobs} 个后台任务，发送 {result.reminders} 条到期提醒，"
+              f"定期检查处理 {run_periodic(rt)} 项。", flush=True)
         if not args.every:
             return 0
         try:

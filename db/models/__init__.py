@@ -26,6 +26,19 @@ from .operations import (
 )
 from .org import LEVELS, ROLES, OrgUnit, RoleGrant, User
 from .process import DEADLINE_RULES, Deadline, HumanTask, ProcessDefinition, ProcessInstance
+from .supervision import (
+    EVALUATION_GRADES,
+    SECURITY_RECORD_KINDS,
+    VENDOR_STATES,
+    Evaluation,
+    PeriodicItem,
+    PeriodicRun,
+    SecurityRecord,
+    UpdateRecord,
+    Vendor,
+    ViolationCircular,
+    ViolationCircularItem,
+)
 
 __all__ = [
     "Attachment",
@@ -33,4 +46,6 @@ __all__ = [
     "AuditEvent", "Base", "CalendarOverride", "DEADLINE_RULES", "Deadline", "OVERRIDE_KINDS", "CONTENT_STATUSES", "ContentItem", "HumanTask", "Incident", "NOTIFICATION_KINDS", "Notification", "ServiceJob", "LEVELS", "OrgUnit",
     "ProcessDefinition", "ProcessInstance", "ROLES", "RoleGrant", "TARGET_KINDS", "User", "UTCDateTime",
     "ApprovalForm", "CONTENT_MODES", "CitizenMessage", "DutyReading", "DutyRoster", "MESSAGE_STATUSES", "MESSAGE_TYPES",
+    "EVALUATION_GRADES", "SECURITY_RECORD_KINDS", "VENDOR_STATES", "Evaluation", "PeriodicItem", "PeriodicRun",
+    "SecurityRecord", "UpdateRecord", "Vendor", "ViolationCircular", "ViolationCircularItem",
 ]
