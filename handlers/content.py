@@ -14,4 +14,6 @@ def publish_content(params: dict, ctx: HandlerContext) -> dict:
     if item.status != "published":
         item.status = "published"
         item.published_at = ctx.now
-    return {"content_id": item.id, "published_at": item.published_at.isoformat()}
+    # Where and what was published: the annual report (SUP-1) counts items per column from this.
+    return {"content_id": item.id, "published_at": item.published_at.isoformat(), "title": item.title,
+            "target_kind": item.target_kind, "target_name": item.target_name, "org_unit_id": item.org_unit_id}
