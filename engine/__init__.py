@@ -5,6 +5,7 @@ transaction. See ../shared/DESIGN.md.
 """
 
 from . import assets as _assets  # noqa: F401  (registers the asset processes' task forms)
+from . import supervision as _supervision  # noqa: F401  (SUP-1/SUP-2 forms and handlers)
 from .accounts import authenticate
 from .clock import Clock, ManualClock
 from .commands import Actor, cancel_instance, claim_task, complete_task, return_task, start_process

@@ -54,6 +54,9 @@ app.conf.update(
         "govflow-sweep": {"task": "govflow.sweep", "schedule": SWEEP_SECONDS,
                           # a sweep still queued when the next one is due is dropped, not stacked up
                           "options": {"expires": SWEEP_SECONDS}},
+        # SUP-1/SUP-2: opens the annual report (January) and the quarter's inspection once per district.
+        "govflow-supervision": {"task": "govflow.open_supervision",
+                                "schedule": float(os.environ.get("GOVFLOW_SUPERVISION_SECONDS", "300"))},
     },
 )
 
@@ -82,6 +85,13 @@ def sweep_job() -> dict:
 
     result = sweep(runtime())
     return {"timers": result.timers, "jobs": result.jobs, "reminders": result.reminders}
+
+
+@app.task(name="govflow.open_supervision")
+def open_supervision_job() -> int:
+    from .supervision import open_due_supervision
+
+    return open_due_supervision(runtime())
 
 
 @app.task(name="govflow.run_service_job")

@@ -173,4 +173,6 @@ def seed_demo_work(rt) -> int:
                                            finding="9月15日推文中学校名称有误"))
     started.append(assets.start_unit_contacts(rt, who["huanglei"], leader="林芳（副主任）",
                                               liaisons="黄磊 010-55556666"))
-    return len(started)
+    from .supervision import open_demo_supervision
+
+    return len(started) + open_demo_supervision(rt)  # SUP-1 last year's report, SUP-2 this quarter's inspection

@@ -108,13 +108,15 @@ def cmd_deadline(args) -> int:
 
 def cmd_sweep(args) -> int:
     """One sweep now (timers, due jobs, reminders), or every N seconds without Celery."""
+    from engine.supervision import open_due_supervision
     from engine.sweep import sweep
 
     rt = _runtime()
     while True:
         result = sweep(rt)
-        print(f"已触发 {result.timers} 个到期定时器，重发 {result.jobs} 个后台任务，发送 {result.reminders} 条到期提醒。",
-              flush=True)
+        opened = open_due_supervision(rt)  # SUP-1/SUP-2 instances due this month or quarter (once)
+        print(f"已触发 {result.timers} 个到期定时器，重发 {result.jobs} 个后台任务，发送 {result.reminders} 条到期提醒"
+              f"{f'，开启 {opened} 项年度报表或季度检查' if opened else ''}。", flush=True)
         if not args.every:
             return 0
         try:

@@ -92,6 +92,7 @@ class HumanTask(Base):
 DEADLINE_RULES = {
     "working_days": "个工作日", "calendar_days": "个自然日", "calendar_days_rolled": "个自然日（遇节假日顺延）",
     "hours": "小时", "minutes": "分钟", "end_of_workday": "当日下班前", "fixed": "固定时间",
+    "end_of_month": "个月后的月末",
 }
 
 
