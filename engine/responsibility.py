@@ -59,10 +59,10 @@ class Trace:
 
 def responsibility_trace(session: Session, user: User, instance_id: int) -> Trace:
     """REV-9: the supplier unit and each reviewer of item `instance_id`, with times and opinions."""
+    scope = viewer_scope(session, user)  # who may ask comes first: an outsider learns nothing
     instance = session.get(ProcessInstance, instance_id)
     if instance is None:
         raise NotFound(f"事项 {instance_id} 不存在。", f"Item {instance_id} does not exist.")
-    scope = viewer_scope(session, user)
     if not scope.covers_unit(instance.org_unit_id):
         raise Forbidden("此事项不在您的审计范围内。", "This item is outside the units you audit.")
     events = list(session.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance_id)
