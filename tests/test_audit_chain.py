@@ -10,7 +10,7 @@ from sqlalchemy.exc import DatabaseError
 from db.audit_hash import GENESIS, event_hash
 from db.models import AuditEvent
 from db.session import reading, transaction
-from engine import complete_task
+from engine import audit, complete_task
 from engine.audit_verify import parse_anchor, verify_chain
 from tests.helpers import submit, task_id
 
@@ -222,3 +222,35 @@ def test_govflow_audit_verify_prints_the_head_then_names_the_first_broken_event(
     err = capsys.readouterr().err
     assert "审计链校验未通过" in err and "第一个异常事件：3" in err
     assert main(["audit", "verify", "--anchor", "3:zz"]) == 2
+
+
+def test_the_migration_chains_the_events_written_before_it(tmp_path):
+    """Rows from before revision 0010 get hashes in id order, and the trail then verifies."""
+    from alembic import command
+
+    from db.migrate import alembic_config
+    from engine import make_runtime
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    command.upgrade(alembic_config(url), "0006")
+    engine = make_runtime(url).session_factory.kw["bind"]
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO org_unit (id, name, level) VALUES (1, '某区', 'district')")
+        for ident, opinion in ((1, "同意"), (2, None), (5, "退回：请补充")):  # ids with a gap, as a sequence leaves
+            conn.execute(text("INSERT INTO audit_event (id, occurred_at, actor_name, action, org_unit_id, opinion, data) "
+                              "VALUES (:i, '2026-03-02 01:00:00.000000', '张三', 'complete', 1, :o, :d)"),
+                         {"i": ident, "o": opinion, "d": '{"outcome": "pass"}'})
+    engine.dispose()
+    command.upgrade(alembic_config(url), "head")
+    rt = make_runtime(url)
+    report = verify_chain(rt.session_factory)
+    assert report.ok and report.checked == 3 and report.head_id == 5
+    with reading(rt.session_factory) as session:
+        first = session.get(AuditEvent, 1)
+        assert first.prev_hash == GENESIS and first.hash == event_hash(
+            {c.name: getattr(first, c.name) for c in AuditEvent.__table__.columns}, GENESIS)
+    with transaction(rt.session_factory) as session:  # and the engine appends after them
+        from datetime import UTC, datetime
+
+        audit.record(session, now=datetime(2026, 3, 3, tzinfo=UTC), action="probe")
+    assert verify_chain(rt.session_factory).checked == 4
