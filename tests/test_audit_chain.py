@@ -254,3 +254,23 @@ def test_the_migration_chains_the_events_written_before_it(tmp_path):
 
         audit.record(session, now=datetime(2026, 3, 3, tzinfo=UTC), action="probe")
     assert verify_chain(rt.session_factory).checked == 4
+
+
+@pytest.mark.parametrize("target", ["edit_second_half", "delete_at_the_cut"])
+def test_a_chain_checked_in_parallel_slices_finds_the_same_break(sqlite_rt, sqlite_users, target):
+    for _ in range(3):
+        _work(sqlite_rt, sqlite_users)
+    events = _events(sqlite_rt)
+    whole = verify_chain(sqlite_rt.session_factory, workers=2)
+    assert whole.ok and whole.checked == len(events) and whole.head_id == events[-1].id
+    middle = events[-1].id // 2
+    if target == "edit_second_half":
+        victim, expected = events[-3].id, events[-3].id
+        _behind_the_triggers(sqlite_rt, "UPDATE audit_event SET opinion = 'x' WHERE id = :i", {"i": victim})
+    else:  # the last event of the first slice: the break shows at the first event of the second
+        victim, expected = middle, middle + 1
+        _behind_the_triggers(sqlite_rt, "DELETE FROM audit_event WHERE id = :i", {"i": victim})
+    single = verify_chain(sqlite_rt.session_factory, workers=1)
+    parallel = verify_chain(sqlite_rt.session_factory, workers=2)
+    assert not parallel.ok and parallel.broken_id == single.broken_id == expected
+    assert parallel.problem == single.problem
