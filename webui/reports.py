@@ -91,8 +91,8 @@ def annual():
             rows += [["留言按类型", ty, f"受理 {r} / 办结 {h} / 按时 {o}"] for ty, r, h, o in report.messages_by_type]
             rows += [["开设", f"{k} {n}", w] for k, n, w in report.openings]
             rows += [["关停", f"{k} {n}", w] for k, n, w in report.closures]
-            rows += [["临时下线", f"{n}（{p}）", f"{s:%Y-%m-%d} 至 {e:%Y-%m-%d}，{d} 天" if e else f"{s:%Y-%m-%d} 起，至今 {d} 天"]
-                     for n, p, s, e, d in offline]
+            rows += [["临时下线", f"{n}（{p}）", f"{to_shanghai(s):%Y-%m-%d} 至 {to_shanghai(e):%Y-%m-%d}，{d} 天" if e
+                      else f"{to_shanghai(s):%Y-%m-%d} 起，至今 {d} 天"] for n, p, s, e, d in offline]
             rows += [["违规登记", r, n] for r, n in report.violations_by_rule]
             return csv_response(f"{year}年度工作报表", ["分项", "项目", "数值"], rows)
         tables = [("总体情况", ["项目", "数值"], summary),
