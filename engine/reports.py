@@ -136,7 +136,7 @@ def annual_report(events: list[Ev], year: int, units: set[int] | None, until: da
         if start <= e.at < end and mine(e):
             result = e.data.get("result") or {}
             kind = TARGET_KINDS.get(result.get("target_kind"), result.get("target_kind") or "")
-            by_column[f"{kind} · {result.get('target_name') or '（未注明）'}"] += 1
+            by_column[f"{kind}：{result.get('target_name') or '（未注明）'}"] += 1
             report.published_by_month[to_shanghai(e.at).month - 1] += 1
     report.published_total = sum(by_column.values())
     report.published_by_column = sorted(by_column.items(), key=lambda kv: (-kv[1], kv[0]))

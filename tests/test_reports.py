@@ -113,8 +113,8 @@ REPORT_TIME = bj("2026-01-02T09:00")
 
 def _check_annual(report) -> None:
     assert report.published_total == 4
-    assert report.published_by_column == [("本单位微信公众号 · 区教育发布", 2), ("本单位微信公众号 · 某街道发布", 1),
-                                          ("门户网站栏目 · 通知公告", 1)]
+    assert report.published_by_column == [("本单位微信公众号：区教育发布", 2), ("本单位微信公众号：某街道发布", 1),
+                                          ("门户网站栏目：通知公告", 1)]
     assert report.published_by_month == [0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 1]
     assert report.messages_by_type == [("咨询", 2, 2, 1), ("投诉", 2, 1, 1)]
     assert (report.messages_received, report.messages_handled, report.messages_on_time) == (4, 3, 2)
@@ -169,7 +169,7 @@ def test_the_reports_recompute_from_the_audit_event_rows_alone(sqlite_rt, client
     # …and the downloaded report says the same.
     auth.login("chenjing")
     csv = client.get(f"/reports/annual?district={u['某区']}&year=2025&format=csv").data.decode("utf-8-sig")
-    assert "总体,发布信息总数,4" in csv and "按栏目发布,本单位微信公众号 · 区教育发布,2" in csv
+    assert "总体,发布信息总数,4" in csv and "按栏目发布,本单位微信公众号：区教育发布,2" in csv
     assert "总体,按时办结率,66.7%" in csv and "违规登记,OFF-3,1" in csv
 
 

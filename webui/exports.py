@@ -111,6 +111,7 @@ def pdf_bytes(title: str, lines: list[str], tables: list[tuple[str, list[str], l
         bars.categoryAxis.labels.fontSize = 7
         bars.valueAxis.labels.fontName = font
         bars.valueAxis.valueMin = 0
+        bars.valueAxis.valueStep = max(1, -(-int(max(values)) // 5))  # whole numbers on the axis
         bars.bars[0].fillColor = colors.HexColor("#b4282d")
         drawing.add(bars)
         drawing.add(String(40, 60 * mm - 12, chart_title, fontName=font, fontSize=10))

@@ -99,7 +99,7 @@ def test_sup_1_the_figures_are_last_years_publications_per_column_from_the_trail
 
         prefilled = FORMS["annual_report_publication"].prefill(session, session.get(ProcessInstance, row.id))
     assert figures["published_total"] == 3
-    assert figures["published_by_column"] == {"本单位微信公众号 · 区教育发布": 2, "门户网站栏目 · 通知公告": 1}
+    assert figures["published_by_column"] == {"本单位微信公众号：区教育发布": 2, "门户网站栏目：通知公告": 1}
     assert "共发布信息 3 条" in prefilled["summary"]
 
 
