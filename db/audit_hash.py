@@ -26,7 +26,7 @@ GENESIS = "0" * 64
 FIELDS = ("id", "occurred_at", "actor_id", "actor_name", "role", "org_unit_id", "action", "instance_id",
           "task_id", "task_name", "opinion", "data", "client_addr")
 
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
+canonical_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
 
 
 def canonical_time(value: datetime | str) -> str:
@@ -52,5 +52,5 @@ def event_hash(event: dict, prev_hash: str) -> str:
 
 def row_hash(row: tuple, prev_hash: str) -> str:
     """The hash of a row given as a tuple in FIELDS order (the verifier's fast path)."""
-    return sha256(_encode([VERSION, row[0], canonical_time(row[1]), *row[2:], prev_hash])
+    return sha256(canonical_json([VERSION, row[0], canonical_time(row[1]), *row[2:], prev_hash])
                   .encode("utf-8", "surrogatepass")).hexdigest()
