@@ -58,17 +58,21 @@ PARALLEL_FROM = 200_000  # events; below this one process is quicker than starti
 
 
 def verify_chain(session_factory: sessionmaker[Session], anchor: tuple[int, str] | None = None,
-                 workers: int | None = None) -> ChainReport:
+                 workers: int | None = 1) -> ChainReport:
     """Check the whole chain; stops at the first broken event and names it.
 
-    A large trail is split by id range over worker processes (one per core, at most 4); each
-    checks its slice, and the links between slices are checked here. Events appended while it
-    runs (beyond the highest id at the start) are left for the next check.
+    With `workers` > 1 (None: one per core, at most 4, from PARALLEL_FROM events on) the trail is
+    split by id range over spawned worker processes; each checks its slice and the links between
+    slices are checked here. Spawning re-imports the caller's main module, so only entry points
+    with a `__main__` guard (the `govflow` command, the benchmark) ask for workers; the web page
+    checks in its own thread. Events appended while it runs (beyond the highest id at the start)
+    are left for the next check.
     """
     with reading(session_factory) as session:
         conn = session.connection()
         count, high = conn.execute(text("SELECT count(*), max(id) FROM audit_event")).one()
-        workers = workers or (min(os.cpu_count() or 1, 4) if count >= PARALLEL_FROM else 1)
+        if workers is None:
+            workers = min(os.cpu_count() or 1, 4) if count >= PARALLEL_FROM else 1
         if workers == 1 or not count:
             slices = [scan(conn, 0, high or 0)]
     if workers > 1 and count:
