@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from db.audit_hash import GENESIS, event_hash
 from db.models import AuditEvent, OrgUnit, ProcessDefinition, ProcessInstance, RoleGrant, User
@@ -70,7 +70,7 @@ class EventPage:
 
 
 class Scope:
-    """The units a viewer may audit; `all` when their unit is the top of the tree."""
+    """The units a viewer may audit; `everything` when their unit is the top of the tree."""
 
     def __init__(self, unit_ids: set[int], everything: bool, names: dict[int, str]):
         self.unit_ids, self.everything, self.names = unit_ids, everything, names
@@ -79,23 +79,27 @@ class Scope:
         return self.everything or unit_id in self.unit_ids
 
 
+def _scope_query():
+    """The viewer's units and everything below them, with names, and how many units exist (one statement)."""
+    below = (select(RoleGrant.org_unit_id.label("id")).where(RoleGrant.user_id == bindparam("user_id"),
+                                                             RoleGrant.role.in_(bindparam("roles", expanding=True)))
+             .cte("below", recursive=True))
+    child = aliased(OrgUnit)
+    below = below.union(select(child.id).where(child.parent_id == below.c.id))
+    total = select(func.count()).select_from(OrgUnit).scalar_subquery()
+    return select(OrgUnit.id, OrgUnit.name, total).join(below, below.c.id == OrgUnit.id)
+
+
+# Built once: building the recursive statement costs more than running it.
+_SCOPE = _scope_query()
+
+
 def viewer_scope(session: Session, user: User, roles: tuple[str, ...] = VIEWER_ROLES) -> Scope:
     """The units at or below those where `user` holds one of `roles`; Forbidden if none."""
-    units = session.execute(select(OrgUnit.id, OrgUnit.parent_id, OrgUnit.name)).all()
-    children: dict[int | None, list[int]] = {}
-    for unit_id, parent_id, _ in units:
-        children.setdefault(parent_id, []).append(unit_id)
-    roots = set(session.scalars(select(RoleGrant.org_unit_id).where(RoleGrant.user_id == user.id,
-                                                                    RoleGrant.role.in_(roles))))
-    if not roots or not user.active:
+    rows = session.execute(_SCOPE, {"user_id": user.id, "roles": list(roles)}).all() if user.active else []
+    if not rows:
         raise Forbidden("只有审计员和系统管理员可以查阅审计记录。", "Only auditors and administrators may read the audit trail.")
-    covered, stack = set(), list(roots)
-    while stack:
-        unit_id = stack.pop()
-        if unit_id not in covered:
-            covered.add(unit_id)
-            stack.extend(children.get(unit_id, []))
-    return Scope(covered, len(covered) == len(units), {u: name for u, _, name in units})
+    return Scope({r[0] for r in rows}, len(rows) == rows[0][2], {r[0]: r[1] for r in rows})
 
 
 def day_start(day: date) -> datetime:
@@ -184,6 +188,9 @@ def _rows(session: Session, scope: Scope, raw) -> list[EventRow]:
             select(ProcessInstance.id, ProcessInstance.title, ProcessDefinition.name)
             .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
             .where(ProcessInstance.id.in_(instance_ids)))}
+    foreign = {r.org_unit_id for r in raw if r.org_unit_id is not None and r.org_unit_id not in scope.names}
+    if foreign:
+        scope.names.update(session.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(foreign))).all())
     return [EventRow(id=r.id, occurred_at=r.occurred_at, actor_id=r.actor_id, actor_name=r.actor_name, role=r.role,
                      unit_name=scope.names.get(r.org_unit_id, ""), action=r.action, instance_id=r.instance_id,
                      instance_title=instances.get(r.instance_id, ("", ""))[0],
