@@ -1,5 +1,6 @@
 """Concurrent writers on PostgreSQL append to one chain: the chain lock in write_staged makes a
-second writer wait for the first to commit, so ids and chain order agree and nothing forks."""
+second writer wait for the first to commit, so ids and chain order agree and nothing forks.
+And PostgreSQL refuses TRUNCATE of the trail (SQLite has no TRUNCATE; its DELETE trigger covers it)."""
 
 from __future__ import annotations
 
@@ -94,3 +95,15 @@ def test_many_concurrent_commands_leave_one_unbroken_chain(pg_rt):
     assert [e.id for e in events] == list(range(1, len(events) + 1))
     report = verify_chain(pg_rt.session_factory)
     assert report.ok and report.checked == len(events)
+
+
+def test_postgresql_refuses_to_truncate_the_trail(pg_rt):
+    from sqlalchemy import text
+    from sqlalchemy.exc import DatabaseError
+
+    with transaction(pg_rt.session_factory) as session:
+        audit.record(session, now=pg_rt.clock.now(), action="probe")
+    with pytest.raises(DatabaseError, match="append-only"):
+        with transaction(pg_rt.session_factory) as session:
+            session.execute(text("TRUNCATE audit_event CASCADE"))
+    assert verify_chain(pg_rt.session_factory).checked == 1
