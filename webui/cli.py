@@ -184,8 +184,7 @@ def cmd_audit_verify(args) -> int:
         print(str(err), file=sys.stderr)
         return 2
     started = time.perf_counter()
-    workers = args.workers or None  # 0: one worker process per core for a large trail
-    report = verify_chain(_runtime().session_factory, anchor=anchor, workers=workers)
+    report = verify_chain(_runtime().session_factory, anchor=anchor, workers=args.workers or None)
     took = time.perf_counter() - started
     if not report.ok:
         print(f"审计链校验未通过：{report.problem}", file=sys.stderr)
@@ -243,8 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_sub.add_parser("verify", help="逐条校验审计事件的哈希链，指出第一个被改动、删除或插入的事件")
     verify.add_argument("--anchor", default="", help="此前保存的链头“事件编号:哈希”，用于发现链尾被截断或整体重算")
-    verify.add_argument("--workers", type=int, default=0,
-                        help="并行校验的进程数（默认 0：事件较多时按 CPU 核数自动分片）")
+    verify.add_argument("--workers", type=int, default=1,
+                        help="并行校验的进程数（默认 1；0 表示事件较多时按 CPU 核数自动分片）")
     verify.set_defaults(func=cmd_audit_verify)
     args = parser.parse_args(argv)
     return args.func(args)
