@@ -8,6 +8,7 @@ from . import annual, monitoring, security, violations  # noqa: F401  (issue 7's
 from . import assets as _assets  # noqa: F401  (registers the asset processes' task forms)
 from . import messages as _messages  # noqa: F401  (registers the citizen-message and reply forms)
 from . import opinion as _opinion  # noqa: F401  (registers the 舆情 forms)
+from . import supervision as _supervision  # noqa: F401  (SUP-1/SUP-2 forms and handlers)
 from .accounts import authenticate
 from .clock import Clock, ManualClock
 from .commands import Actor, cancel_instance, claim_task, complete_task, return_task, start_process

@@ -70,11 +70,12 @@ def latest_definition(rt, session: Session, key: str) -> CompiledDefinition:
 
 def start_in_session(rt, session: Session, key: str, actor: Actor, *, title: str, business_key: str,
                      data: dict | None = None, opinion: str | None = None,
-                     for_unit_id: int | None = None) -> instances.InstanceRow:
+                     for_unit_id: int | None = None, audit_data: dict | None = None) -> instances.InstanceRow:
     """Start the newest version of `key` inside the caller's transaction (see start_process).
 
     `for_unit_id`: a supervising office starts a request about a unit below it (e.g. 清理整合),
     so the lanes are resolved from that unit; the caller has checked the office's authority.
+    `audit_data`: what the start event should say beyond the process (the trail's reports read it).
     """
     user = load_actor(session, actor)
     definition = latest_definition(rt, session, key)
@@ -83,17 +84,18 @@ def start_in_session(rt, session: Session, key: str, actor: Actor, *, title: str
                         f"不能发起“{definition.name}”。",
                         f"You hold no {definition.start_role} role in your unit, so you cannot start {definition.key}.")
     return start_instance(rt, session, definition, title=title, business_key=business_key,
-                          unit_id=for_unit_id or user.org_unit_id, starter=user, data=data, opinion=opinion,
-                          client_addr=actor.client_addr)
+                          unit_id=for_unit_id or user.org_unit_id, started_by_id=user.id, actor=user, data=data,
+                          opinion=opinion, client_addr=actor.client_addr, audit_data=audit_data)
 
 
 def start_instance(rt, session: Session, definition: CompiledDefinition, *, title: str, business_key: str,
-                   unit_id: int, starter, data: dict | None = None, opinion: str | None = None,
-                   client_addr: str | None = None, audit_data: dict | None = None,
-                   audit_as_system: bool = False) -> instances.InstanceRow:
-    """Create and run an instance of `definition` for `unit_id`, started by `starter` (checked by the caller).
+                   unit_id: int, started_by_id: int, actor=None, data: dict | None = None,
+                   opinion: str | None = None, client_addr: str | None = None,
+                   audit_data: dict | None = None) -> instances.InstanceRow:
+    """Create and run an instance of `definition` for `unit_id` (the caller has checked who may).
 
-    `audit_as_system`: a periodic duty started it; the trail says 系统 while the row names `starter`.
+    `actor` is who started it for the trail; None when a periodic duty or the calendar did (the trail
+    says 系统, while the row names `started_by_id`, the accountable person).
     """
     title = (title or "").strip()
     if not title or len(title) > MAX_TITLE:
@@ -104,16 +106,15 @@ def start_instance(rt, session: Session, definition: CompiledDefinition, *, titl
     # Inserted at version 0; the save below moves it to 1 under the same optimistic check.
     values = {"definition_id": definition.id, "status": "running", "state": "", "version": 0,
               "business_key": business_key, "title": title, "org_unit_id": unit_id,
-              "started_by_id": starter.id, "started_at": now, "ended_at": None, "end_reason": None,
+              "started_by_id": started_by_id, "started_at": now, "ended_at": None, "end_reason": None,
               "next_timer_at": None, "has_incident": False}
     session.flush()  # rows the instance points at (a content item, an asset) exist first
     row = instances.InstanceRow(id=_NEW_INSTANCE.scalar(session, values), **values)
     workflow = instances.new_workflow(rt, session, definition, row)
     workflow.get_tasks(state=TaskState.READY)[0].data.update(data)
     # The starter's act counts as the first lane's act for separation of duties (REV-3).
-    audit.record(session, now=now, action="start", actor=None if audit_as_system else starter,
-                 role=definition.start_role, instance_id=row.id, opinion=opinion, client_addr=client_addr,
-                 org_unit_id=unit_id if audit_as_system else None,
+    audit.record(session, now=now, action="start", actor=actor, role=definition.start_role, instance_id=row.id,
+                 opinion=opinion, client_addr=client_addr, org_unit_id=None if actor else unit_id,
                  data={"definition": definition.key, "version": definition.version, "business_key": business_key,
                        **(audit_data or {})})
     workflow.do_engine_steps()

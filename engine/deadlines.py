@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
@@ -55,7 +55,18 @@ def compute(calendar: WorkingCalendar, rule: str, start: datetime, amount: int) 
         return add_hours(start, amount)
     if rule == "minutes":
         return add_minutes(start, amount)
+    if rule == "end_of_month":
+        return end_of_month(start, amount)
     raise ValueError(f"unknown deadline rule {rule!r}")
+
+
+def end_of_month(start: datetime, months: int) -> datetime:
+    """23:59:59 Beijing time on the last day of the month `months` after the start's month
+    (0: the start's own month). SUP-1's "by 31 January", SUP-2's "within the quarter"."""
+    local = start.astimezone(SHANGHAI)
+    index = local.year * 12 + local.month - 1 + int(months) + 1  # the month after the target month
+    first_of_next = datetime(index // 12, index % 12 + 1, 1, tzinfo=SHANGHAI)
+    return first_of_next - timedelta(seconds=1)
 
 
 def _instant(value) -> datetime:
@@ -128,6 +139,7 @@ class DeadlineRecorder:
             # A fixed date of the year ('03-31': the end of Q1): the end of its next occurrence on or
             # after the start day, kept as N calendar days so it is stored and recomputed like them.
             "by_date": lambda start, month_day: self._record("calendar_days", start, days_until(start, month_day)),
+            "end_of_month": lambda start, months: self._record("end_of_month", start, months),
         }
 
 

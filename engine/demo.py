@@ -177,7 +177,9 @@ def seed_demo_work(rt) -> int:
 
     started.extend(seed_operations_work(rt, who, task))
     started += _seed_supervision(rt, who, asset)
-    return len(started)
+    from .supervision import open_demo_supervision
+
+    return len(started) + open_demo_supervision(rt)  # SUP-1 last year's report, SUP-2 this quarter's inspection
 
 
 def _seed_supervision(rt, who: dict, asset: dict) -> list[int]:

@@ -139,6 +139,9 @@ def script_engine(rt, session: Session, row: InstanceRow) -> SafeScriptEngine:
         except Exception as err:  # a handler's failure fails the whole command, with its words
             raise HandlerFailed(f"服务任务“{operation_name}”执行失败：{err}",
                                 f"Service task \"{operation_name}\" failed: {err}") from err
+        # The step's outcome goes into the trail with the command that ran it (reports read it there).
+        audit.record(session, now=ctx.now, action="service_task", instance_id=row.id, org_unit_id=row.org_unit_id,
+                     data={"handler": operation_name, "params": params, "result": result})
         return json.dumps(result, ensure_ascii=False)
 
     # `now` (alias `start`) is the command's clock time: a timer reads add_working_days(start, 5).

@@ -90,7 +90,8 @@ def accept_message(rt, actor: Actor, *, message_type: str, unit_id: int, asset_i
                                title=f"网民留言（{MESSAGE_TYPES[message_type]}）：{values['subject']}",
                                business_key=f"message:{message.id}", for_unit_id=unit.id,
                                opinion=f"受理并转办{unit.name}，{days} 个工作日内办结（{to_shanghai(due):%Y-%m-%d}）",
-                               data={"message_id": message.id, "message_type": message_type})
+                               data={"message_id": message.id, "message_type": message_type},
+                               audit_data={"message_type": message_type})  # SUP-1 counts messages by type
         task = session.scalar(select(HumanTask).where(HumanTask.instance_id == row.id, HumanTask.state == "ready"))
         audit.record(session, now=now, action="forward", actor=user, role="egov_center", instance_id=row.id,
                      opinion=f"转办{unit.name}", data={"unit_id": unit.id, "unit": unit.name})

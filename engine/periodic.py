@@ -60,8 +60,8 @@ def start_as_system(rt, session: Session, key: str, *, title: str, business_key:
     role check: nobody asked for it, a duty did.
     """
     return start_instance(rt, session, latest_definition(rt, session, key), title=title, business_key=business_key,
-                          unit_id=unit_id, starter=system_user(session, rt.clock.now()), data=data, opinion=opinion,
-                          audit_data={"by": "periodic"}, audit_as_system=True)
+                          unit_id=unit_id, started_by_id=system_user(session, rt.clock.now()).id, data=data,
+                          opinion=opinion, audit_data={"by": "periodic"})
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,9 @@ ACTION_LABELS = {"start": ("发起", "started"), "claim": ("签收", "claimed"),
                  "unassigned": ("无人可办理", "no holder"), "timer": ("期限到期", "deadline reached"),
                  "service_failed": ("后台任务失败", "background job failed"), "incident": ("流程故障", "incident"),
                  "incident_retry": ("故障重试", "incident retried"),
-                 "deadline_recomputed": ("期限按工作日历重算", "deadline recomputed")}
+                 "deadline_recomputed": ("期限按工作日历重算", "deadline recomputed"),
+                 "service_task": ("自动办理", "automatic step"), "attachment": ("上传附件", "attachment uploaded"),
+                 "inspection_check": ("检查记录", "inspection record")}
 # Daily operations (issue 7): forwarding and assigning messages, rosters, duty reading, interaction functions.
 ACTION_LABELS.update({"forward": ("转办", "forwarded"), "assign": ("指定专人", "assigned"),
                       "duty_set": ("排班", "rostered"), "duty_reading": ("值班读网", "duty reading"),

@@ -84,8 +84,11 @@ def set_asset_state(params: dict, ctx: HandlerContext) -> dict:
     if asset.kind == "app" and params["state"] == "online" and not (asset.attributes or {}).get("security_report"):
         raise ValueError(f"“{asset.name}”没有安全检测报告，不能上线（OPEN-5）")
     data = {"path": params["path"]} if params.get("path") else None
+    from_state = asset.state
     transition(ctx.session, asset, params["state"], instance_id=ctx.instance_id, now=ctx.now, data=data)
-    return {"asset_id": asset.id, "state": asset.state}
+    # The whole change, so reports (openings, closures, offline periods) can be rebuilt from the trail.
+    return {"asset_id": asset.id, "state": asset.state, "from_state": from_state, "name": asset.name,
+            "kind": asset.kind, "org_unit_id": asset.org_unit_id}
 
 
 @handler("check_offline_quota")

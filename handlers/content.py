@@ -12,7 +12,8 @@ from .registry import HandlerContext, handler
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Publishing runs for every item: one read and one write on the driver's cursor (db/prepared.py).
 _ITEM = Prepared(select(ContentItem.title, ContentItem.mode, ContentItem.details, ContentItem.status,
-                        ContentItem.published_at).where(ContentItem.id == bindparam("content_id")))
+                        ContentItem.published_at, ContentItem.target_kind, ContentItem.target_name,
+                        ContentItem.org_unit_id).where(ContentItem.id == bindparam("content_id")))
 _PUBLISH = Prepared(update(ContentItem).where(ContentItem.id == bindparam("content_id")).values(
     status="published", published_at=bindparam("now"), details=bindparam("new_details")))
 
@@ -30,7 +31,7 @@ def publish_content(params: dict, ctx: HandlerContext) -> dict:
     found = _ITEM.first(ctx.session, {"content_id": content_id})
     if found is None:
         raise LookupError(f"内容条目 {params['content_id']} 不存在")
-    title, mode, details, status, published_at = found
+    title, mode, details, status, published_at, target_kind, target_name, unit_id = found
     if details and details.get("form_required") and mode != "emergency" and not details.get("approval_form"):
         raise ValueError(f"“{title}”的信息发布审批单尚未登记存档，不能发布（REV-14）")
     if status != "published":
@@ -40,7 +41,13 @@ def publish_content(params: dict, ctx: HandlerContext) -> dict:
             details = {**details, "interpretations": [{**one, "published_at": stamp}
                                                       for one in details["interpretations"]]}
         _PUBLISH.execute(ctx.session, {"content_id": content_id, "now": published_at, "new_details": details})
-    return {"content_id": content_id, "published_at": published_at.isoformat()}
+    return {"content_id": content_id, "published_at": published_at.isoformat(),
+            **_where(title, target_kind, target_name, unit_id)}
+
+
+def _where(title: str, target_kind: str, target_name: str, unit_id: int) -> dict:
+    """Where and what was published: the annual report (SUP-1) counts items per column from this."""
+    return {"title": title, "target_kind": target_kind, "target_name": target_name, "org_unit_id": unit_id}
 
 
 @handler("publish_emergency")
@@ -51,7 +58,8 @@ def publish_emergency(params: dict, ctx: HandlerContext) -> dict:
         raise ValueError(f"“{item.title}”不是紧急信息，不能先发布后补手续（REV-6）")
     if item.status != "published":
         item.status, item.published_at = "published", ctx.now
-    return {"content_id": item.id, "published_at": item.published_at.isoformat()}
+    return {"content_id": item.id, "published_at": item.published_at.isoformat(), **_where(item.title, item.target_kind,
+                                                                                        item.target_name, item.org_unit_id)}
 
 
 # The three steps of the approval form: (role, label).

@@ -78,11 +78,11 @@ def test_the_demo_has_work_in_flight_in_every_process_once(sqlite_rt):
     from db.session import reading
     from engine.demo import seed_demo_work
 
-    assert seed_demo_work(sqlite_rt) == 39
+    assert seed_demo_work(sqlite_rt) == 41
     with reading(sqlite_rt.session_factory) as session:
         keys = set(session.scalars(select(ProcessDefinition.key)))
         started = set(session.scalars(select(ProcessDefinition.key).join(
             ProcessInstance, ProcessInstance.definition_id == ProcessDefinition.id)))
         running = session.scalars(select(ProcessInstance).where(ProcessInstance.status == "running")).all()
-    assert started == keys and len(running) == 37  # two review items are already published
+    assert started == keys and len(running) == 39  # two review items are already published
     assert seed_demo_work(sqlite_rt) == 0

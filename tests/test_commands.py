@@ -281,6 +281,8 @@ def test_the_full_history_of_a_published_item_reads_in_order(rt, users, clock):
         ("李四", "reviewer", "complete", "通过", "同意"),
         ("王五", "signer", "complete", "签发", "同意签发"),
         ("孙七", "egov_center", "complete", "同意上线", "同意上线"),
+        ("系统", None, "service_task", None, None),  # the approval form registered (REV-14)
+        ("系统", None, "service_task", None, None),  # the publication itself (publish_content)
         ("系统", None, "end", None, None),
     ]
     times = [r.at for r in rows]

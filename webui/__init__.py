@@ -16,6 +16,7 @@ from engine.queries import ACTION_LABELS, todo_count
 
 from . import (
     assets,
+    audit,
     auth,
     content,
     errors,
@@ -23,6 +24,7 @@ from . import (
     instances,
     notices,
     operations,
+    reports,
     security,
     supervision,
     tasks,
@@ -45,8 +47,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     csrf.init_app(app)
     auth.login_manager.init_app(app)
-    for blueprint in (auth.bp, assets.bp, inbox.bp, tasks.bp, content.bp, instances.bp, workcalendar.bp, notices.bp, errors.bp,
-                      operations.bp):
+    for blueprint in (auth.bp, assets.bp, inbox.bp, tasks.bp, content.bp, instances.bp, workcalendar.bp, notices.bp,
+                      operations.bp, audit.bp, reports.bp, errors.bp):
         app.register_blueprint(blueprint)
     for blueprint in (security.bp, supervision.bp, violations.bp):  # issue 7: security, supervision, violations
         app.register_blueprint(blueprint)

@@ -1,4 +1,4 @@
-"""`govflow`: the operator's command line (migrate, seed, deploy, deadline, sweep, serve)."""
+"""`govflow`: the operator's command line (migrate, seed, deploy, deadline, sweep, serve, audit)."""
 
 from __future__ import annotations
 
@@ -109,13 +109,16 @@ def cmd_deadline(args) -> int:
 def cmd_sweep(args) -> int:
     """One sweep now (timers, due jobs, reminders, periodic duties), or every N seconds without Celery."""
     from engine.periodic import run_periodic
+    from engine.supervision import open_due_supervision
     from engine.sweep import sweep
 
     rt = _runtime()
     while True:
         result = sweep(rt)
+        opened = open_due_supervision(rt)  # SUP-1/SUP-2 instances due this month or quarter (once)
         print(f"已触发 {result.timers} 个到期定时器，重发 {result.jobs} 个后台任务，发送 {result.reminders} 条到期提醒，"
-              f"定期检查处理 {run_periodic(rt)} 项。", flush=True)
+              f"定期检查处理 {run_periodic(rt)} 项"
+              f"{f'，开启 {opened} 项年度报表或季度检查' if opened else ''}。", flush=True)
         if not args.every:
             return 0
         try:
@@ -173,6 +176,29 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_audit_verify(args) -> int:
+    """Check the audit chain; name the first broken event. Exit 0 intact, 1 broken, 2 bad anchor."""
+    from engine.audit_verify import parse_anchor, verify_chain
+
+    try:
+        anchor = parse_anchor(args.anchor) if args.anchor else None
+    except ValueError as err:
+        print(str(err), file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    report = verify_chain(_runtime().session_factory, anchor=anchor, workers=args.workers or None)
+    took = time.perf_counter() - started
+    if not report.ok:
+        print(f"审计链校验未通过：{report.problem}", file=sys.stderr)
+        print(f"第一个异常事件：{report.broken_id}（其前 {report.checked} 个事件完好）", file=sys.stderr)
+        return 1
+    print(f"审计链完整：已校验 {report.checked} 个事件，用时 {took:.1f} 秒。")
+    if report.head_id:
+        print(f"链头：事件 {report.head_id}，哈希 {report.head_hash}")
+        print(f"请另行保存此锚点，日后用 --anchor 核对链尾未被截断或重算：{report.anchor}")
+    return 0
+
+
 def _shown_broker() -> str:
     url = os.environ.get("GOVFLOW_BROKER_URL", "")
     return url.split("@")[-1] if "@" in url else url
@@ -214,6 +240,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=5000)
     serve.set_defaults(func=cmd_serve)
+    audit = sub.add_parser("audit", help="审计记录：verify 校验审计链")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="逐条校验审计事件的哈希链，指出第一个被改动、删除或插入的事件")
+    verify.add_argument("--anchor", default="", help="此前保存的链头“事件编号:哈希”，用于发现链尾被截断或整体重算")
+    verify.add_argument("--workers", type=int, default=1,
+                        help="并行校验的进程数（默认 1；0 表示事件较多时按 CPU 核数自动分片）")
+    verify.set_defaults(func=cmd_audit_verify)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -93,6 +93,7 @@ DEADLINE_RULES = {
     "working_days": "个工作日", "calendar_days": "个自然日", "calendar_days_rolled": "个自然日（遇节假日顺延）",
     "hours": "小时", "minutes": "分钟", "end_of_workday": "当日下班前", "fixed": "固定时间",
     "half_working_day": "半个工作日（按上班时间计）",
+    "end_of_month": "个月后的月末",
 }
 
 

@@ -84,7 +84,7 @@ def test_rev_2_editor_then_reviewer_then_signer_whose_sign_off_is_final(rt, user
     with reading(rt.session_factory) as session:
         steps = [(h.actor, h.role, h.action) for h in history(session, iid)]
     assert steps == [("张三", "editor", "start"), ("李四", "reviewer", "complete"),
-                     ("王五", "signer", "complete"), ("系统", None, "end")]
+                     ("王五", "signer", "complete"), ("系统", None, "service_task"), ("系统", None, "end")]
 
 
 def test_rev_2_only_an_editor_may_submit_an_item(rt, users):
