@@ -97,6 +97,9 @@ def _ready_task(session: Session, task_id: int) -> tuple[HumanTask, ProcessInsta
     if task.state != "ready":
         message = instances.describe_completion(session, task)
         raise ConflictError(f"{message}，您的操作未执行。", f"{message}; your action was not carried out.")
+    if row.suspended:
+        raise ConflictError("此事项已被系统管理员挂起，恢复之前不能办理，您的操作未执行。",
+                            "An administrator has suspended this item; it cannot be worked until it is resumed.")
     return task, row
 
 

@@ -75,6 +75,8 @@ def run_service_job(rt, job_id: int) -> str:
             session.refresh(job)  # as committed by whoever held the lock before us
             if job.state != "queued" or loaded.row.status != "running" or loaded.row.has_incident:
                 return "skipped"
+            if loaded.row.suspended:
+                return "skipped"  # stays queued: resume_instance sends it again
             task = next((t for t in ready_service_tasks(loaded.workflow) if str(t.id) == job.spiff_task_id), None)
             if task is None:
                 job.state, job.finished_at, job.next_attempt_at = "done", rt.clock.now(), None
@@ -177,7 +179,7 @@ def dispatch_due_jobs(rt, limit: int = 200) -> int:
         due = list(session.scalars(
             select(ServiceJob).join(ProcessInstance, ProcessInstance.id == ServiceJob.instance_id)
             .where(ServiceJob.state == "queued", ServiceJob.next_attempt_at <= now,
-                   ProcessInstance.has_incident.is_(False))
+                   ProcessInstance.has_incident.is_(False), ProcessInstance.suspended.is_(False))
             .order_by(ServiceJob.next_attempt_at).limit(limit)
             .with_for_update(of=ServiceJob, skip_locked=True)))
         for job in due:

@@ -33,6 +33,7 @@ VALUES: dict[str, tuple[str, object, dict[str, object]]] = {
     "force_majeure_path": ("不可抗力下线报备路径（OFF-4）：per_asset_type 按类型 / via_district 经区政府办 / "
                            "direct_to_city 直报市级", "per_asset_type",
                            {"gaocheng": "via_district", "yongzhou": "direct_to_city"}),
+    "password_max_age_days": ("密码最长使用天数（ACC-2：每 3 个月更换）", 90, {}),
 }
 
 PROFILES = {

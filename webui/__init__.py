@@ -14,7 +14,7 @@ from engine import make_runtime, notifications
 from engine.clock import to_shanghai
 from engine.queries import ACTION_LABELS, todo_count
 
-from . import assets, auth, content, errors, inbox, instances, notices, tasks, workcalendar
+from . import account, assets, auth, console, content, errors, inbox, instances, notices, tasks, workcalendar
 from .config import from_environment
 from .i18n import current_lang, remember_lang, t
 
@@ -31,7 +31,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     csrf.init_app(app)
     auth.login_manager.init_app(app)
-    for blueprint in (auth.bp, assets.bp, inbox.bp, tasks.bp, content.bp, instances.bp, workcalendar.bp, notices.bp, errors.bp):
+    for blueprint in (auth.bp, assets.bp, inbox.bp, tasks.bp, content.bp, instances.bp, workcalendar.bp, notices.bp, errors.bp,
+                      account.bp, *console.blueprints):
         app.register_blueprint(blueprint)
 
     @app.before_request

@@ -1,5 +1,6 @@
 """All models, imported here so `Base.metadata` knows every table (Alembic reads it)."""
 
+from .admin import AccountLeak, BackgroundCheck, MediaCustody, PasswordReset, ProcessDraft
 from .assets import (
     ACTIVE_STATES,
     ASSET_KINDS,
@@ -24,4 +25,5 @@ __all__ = [
     "ACTIVE_STATES", "ASSET_KINDS", "ASSET_STATES", "PLATFORMS", "VIOLATION_TYPES", "Asset", "AssetEvent", "Violation",
     "AuditEvent", "Base", "CalendarOverride", "DEADLINE_RULES", "Deadline", "OVERRIDE_KINDS", "CONTENT_STATUSES", "ContentItem", "HumanTask", "Incident", "NOTIFICATION_KINDS", "Notification", "ServiceJob", "LEVELS", "OrgUnit",
     "ProcessDefinition", "ProcessInstance", "ROLES", "RoleGrant", "TARGET_KINDS", "User", "UTCDateTime",
+    "AccountLeak", "BackgroundCheck", "MediaCustody", "PasswordReset", "ProcessDraft",
 ]
