@@ -35,7 +35,8 @@ UNGRANTABLE_ROLES = ("state_council",)
 # ACC-1: words that make an account generic or shared rather than one person's.
 GENERIC_USERNAMES = {"admin", "administrator", "root", "test", "tester", "guest", "user", "office", "public",
                      "shared", "share", "common", "system", "sys", "manager", "duty", "temp", "demo", "staff",
-                     "editor", "reviewer", "signer", "operator", "service", "info", "webmaster"}
+                     "editor", "reviewer", "signer", "operator", "service", "info", "webmaster", "account",
+                     "group", "team", "dept", "unit"}
 GENERIC_NAME_WORDS = ("管理员", "办公室", "公用", "共用", "共享", "公共", "测试", "值班", "临时", "系统", "编辑部",
                       "科室", "账号", "帐号", "用户", "部门", "单位", "中心", "小组", "大家", "匿名")
 USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{2,31}$")
@@ -129,7 +130,8 @@ def _check_real_person(username: str, real_name: str, unit_name: str) -> None:
     if not USERNAME.match(username):
         raise InvalidInput("用户名须为 3–32 位小写字母、数字或 . _ -，以字母开头。",
                            "A username is 3–32 lower-case letters, digits or . _ -, starting with a letter.")
-    if re.sub(r"[\d._-]+", "", username) in GENERIC_USERNAMES:
+    parts = {part for part in re.split(r"[\d._-]+", username) if part} | {re.sub(r"[\d._-]+", "", username)}
+    if parts & GENERIC_USERNAMES:
         raise InvalidInput(f"用户名“{username}”是通用或共用账号的名称；一人一号，请使用本人姓名拼音（ACC-1）。",
                            f"\"{username}\" is a generic or shared account name; one person, one account (ACC-1).")
     if not REAL_NAME.match(real_name):
