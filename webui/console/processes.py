@@ -14,7 +14,7 @@ from flask_login import current_user
 
 from db.models import ROLES, User
 from db.session import reading
-from engine import DeploymentRejected, GovFlowError
+from engine import DeploymentRejected, Forbidden, GovFlowError
 from engine.deploy import diagram_problems
 from engine.forms import FORMS
 from engine.functions import EXPRESSION_FUNCTIONS
@@ -63,9 +63,13 @@ def _problems(errors: list[GovFlowError]) -> list[dict]:
 
 
 def _body() -> bytes:
+    _check_size()
+    return request.get_data(cache=False)
+
+
+def _check_size() -> None:
     if request.content_length is None or request.content_length > MAX_REQUEST:
         abort(413)
-    return request.get_data(cache=False)
 
 
 def _rules() -> list[tuple[str, str]]:
@@ -196,7 +200,7 @@ def discard(key: str):
 
 @bp.route("/<key>/deploy", methods=["POST"])
 def deploy(key: str):
-    _body()
+    _check_size()
     payload = request.get_json(silent=True) or {}
     xml, note = payload.get("xml"), payload.get("note", "")
     if not isinstance(xml, str) or not isinstance(note, str):
@@ -210,8 +214,7 @@ def deploy(key: str):
     except DeploymentRejected as err:
         return jsonify({"ok": False, "message": err.localized(_lang()), "problems": _problems([err])}), 422
     except GovFlowError as err:
-        status = 403 if err.__class__.__name__ == "Forbidden" else 400
-        return jsonify({"ok": False, "message": err.localized(_lang())}), status
+        return jsonify({"ok": False, "message": err.localized(_lang())}), 403 if isinstance(err, Forbidden) else 400
     message = (t("console.deployed") if result.created else t("console.unchanged")).format(version=result.version)
     return jsonify({"ok": True, "created": result.created, "version": result.version, "message": message})
 
