@@ -234,7 +234,8 @@ def _lane_roles(process, roles: dict[str, str], report) -> dict[str, str]:
     for lane in process.iter(f"{{{BPMN_NS}}}lane"):
         role = lane.get("id")
         if role not in roles:
-            report(_reject(f"泳道 {role}（{lane.get('name') or ''}）不是已知角色，泳道 id 必须是角色名之一："
+            named = f"（{lane.get('name')}）" if lane.get("name") else ""
+            report(_reject(f"泳道 {role}{named}不是已知角色，泳道 id 必须是角色名之一："
                            f"{', '.join(sorted(roles))}。",
                            f"Lane {role} is not a known role; a lane id must be one of: {', '.join(sorted(roles))}.",
                            element_id=role))

@@ -239,7 +239,7 @@ def revoke_role(rt, actor_id: int, user_id: int, *, grant_id: int, reason: str) 
         now = rt.clock.now()
         audit.record(session, now=now, action="role_revoked", actor=admin, role="admin", opinion=reason,
                      org_unit_id=unit_id, data={"user": user.username, "revoked_role": role})
-        tasks = _open_tasks_of(session, user, [(role, unit_id)])
+        tasks = _open_tasks_of(session, user, [(role, unit_id)], only_these_grants=True)
         reroute_tasks(rt, session, admin, user, tasks, reason)
 
 
@@ -282,10 +282,13 @@ def deactivate_user(rt, actor_id: int, user_id: int, *, reason: str, client_addr
         return reroute_tasks(rt, session, admin, user, _open_tasks_of(session, user, grants), reason)
 
 
-def _open_tasks_of(session: Session, user: User, grants: list[tuple[str, int]]) -> list[HumanTask]:
-    """Open tasks assigned to `user`, and unclaimed ones of the groups (role, unit) in `grants`."""
+def _open_tasks_of(session: Session, user: User, grants: list[tuple[str, int]],
+                   only_these_grants: bool = False) -> list[HumanTask]:
+    """Open tasks assigned to `user` (all of them, or only those of `grants`), and unclaimed ones of
+    the groups (role, unit) in `grants`."""
     tasks = {t.id: t for t in session.scalars(select(HumanTask).where(HumanTask.state == "ready",
-                                                                      HumanTask.assignee_id == user.id))}
+                                                                      HumanTask.assignee_id == user.id))
+             if not only_these_grants or (t.role, t.org_unit_id) in grants}
     for role, unit_id in grants:
         for task in session.scalars(select(HumanTask).where(HumanTask.state == "ready", HumanTask.role == role,
                                                             HumanTask.org_unit_id == unit_id,

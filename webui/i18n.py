@@ -323,6 +323,8 @@ MESSAGES = {
     "console.migrate_reason": ("迁移理由", "Reason to migrate"),
     "console.suspended_flash": ("事项已挂起：定时器、后台任务和办理均已暂停。", "Suspended: no timers, jobs or task actions until resumed."),
     "console.resumed_flash": ("事项已恢复。", "Resumed."),
+    "console.suspended_banner": ("此事项已被系统管理员挂起，恢复之前不能办理。",
+                                 "An administrator has suspended this item: it cannot be worked until it is resumed."),
     "console.migrated_flash": ("事项已迁移到新版本。", "Migrated to the new version."),
     "console.jobs": ("后台任务", "Background jobs"),
     "console.step": ("环节", "Step"),

@@ -28,6 +28,7 @@ from engine.people import (
     create_user,
     deactivate_user,
     grant_role,
+    revoke_role,
     unheld_tasks,
 )
 from tests.helpers import ready, submit, task_id
@@ -332,3 +333,18 @@ def test_acc_7_each_new_media_account_records_its_keeper_device_and_vpn(rt, user
         overview = {asset.id: custody for asset, custody, _ in custody_overview(session, session.get(User, admin))}
     assert overview[wechat].mobile_via_vpn is True  # the newest declaration is the one in force
 
+
+
+def test_acc_3_revoking_a_role_releases_only_the_claims_made_in_that_role(sqlite_rt, sqlite_users):
+    rt, users = sqlite_rt, sqlite_users
+    iid = submit(rt, users["zhangsan"])
+    claim_task(rt, task_id(rt, iid, "review"), users["lisi"])
+    with reading(rt.session_factory) as session:
+        grants = {g.role: g.id for g in session.get(User, users["lisi"].user_id).grants}
+    revoke_role(rt, users["liuyang"].user_id, users["lisi"].user_id, grant_id=grants["signer"], reason="不再签发")
+    assert ready(rt, iid)["review"].assignee_id == users["lisi"].user_id
+    revoke_role(rt, users["liuyang"].user_id, users["lisi"].user_id, grant_id=grants["reviewer"], reason="调整分工")
+    assert ready(rt, iid)["review"].assignee_id is None
+    with reading(rt.session_factory) as session:
+        actions = [e.action for e in session.scalars(select(AuditEvent).where(AuditEvent.instance_id == iid))]
+    assert actions[-2:] == ["task_released", "task_unheld"]

@@ -23,6 +23,7 @@ from engine.account_records import (
     record_leak,
     reset_password,
 )
+from engine.attachments import MAX_BYTES
 from engine.people import (
     UNGRANTABLE_ROLES,
     WEBSITE_ROLES,
@@ -139,7 +140,8 @@ def reset(user_id: int):
     try:
         password = reset_password(runtime(), current_user.id, user_id,
                                   letter_number=request.form.get("letter_number", ""),
-                                  filename=upload.filename if upload else "", data=upload.read() if upload else b"",
+                                  filename=upload.filename if upload else "",
+                                  data=upload.read(MAX_BYTES + 1) if upload else b"",
                                   client_addr=client())
     except GovFlowError as err:
         flash(err.localized(current_lang()), "error")
