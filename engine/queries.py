@@ -34,7 +34,12 @@ ACTION_LABELS = {"start": ("发起", "started"), "claim": ("签收", "claimed"),
                  "unassigned": ("无人可办理", "no holder"), "timer": ("期限到期", "deadline reached"),
                  "service_failed": ("后台任务失败", "background job failed"), "incident": ("流程故障", "incident"),
                  "incident_retry": ("故障重试", "incident retried"),
-                 "deadline_recomputed": ("期限按工作日历重算", "deadline recomputed")}
+                 "deadline_recomputed": ("期限按工作日历重算", "deadline recomputed"),
+                 # administrators' console
+                 "suspend": ("挂起", "suspended"), "resume": ("恢复", "resumed"),
+                 "migrate": ("迁移到新版本", "migrated to a new version"),
+                 "task_released": ("离岗退回", "released on departure"), "task_rerouted": ("转上级单位办理", "re-routed"),
+                 "task_unheld": ("无人可办", "no holder left")}
 PAGE_SIZE = 50
 
 

@@ -274,3 +274,20 @@ def test_deactivating_through_the_console_reports_what_happened_to_the_tasks(cli
     page = client.get(f"/admin/users/{lisi}").get_data(as_text=True)
     assert "账号已停用" in page and "1 个无人可办已提醒管理员" in page
     assert "内容审核（二审）" in client.get("/admin/tasks/unheld").get_data(as_text=True)
+
+
+def test_an_instance_is_migrated_from_its_page_or_refused_with_the_missing_step(client, auth, sqlite_rt, sqlite_users):
+    from engine import deploy
+
+    iid = submit(sqlite_rt, sqlite_users["zhangsan"])
+    renamed = BASE.replace('"review"', '"content_check"').replace(">review<", ">content_check<")
+    bad = deploy(sqlite_rt, renamed.encode(), deployed_by="tests", note="审核环节改名")
+    auth.login("liuyang")
+    page = client.get(f"/admin/instances/{iid}").get_data(as_text=True)
+    assert 'data-testid="migrate-version"' in page and "审核环节改名" in page
+    auth.post(f"/admin/instances/{iid}/migrate", {"definition_id": bad.definition_id, "reason": "试迁移"})
+    assert "当前环节 review（内容审核（二审））在版本 2 中不存在" in client.get(f"/admin/instances/{iid}").get_data(as_text=True)
+    good = deploy(sqlite_rt, BASE.replace('name="签发（三审）"', 'name="签发"').encode(), deployed_by="tests", note="改名")
+    auth.post(f"/admin/instances/{iid}/migrate", {"definition_id": good.definition_id, "reason": "采用新版本"})
+    page = client.get(f"/admin/instances/{iid}").get_data(as_text=True)
+    assert "事项已迁移到新版本" in page and "版本 3" in page
