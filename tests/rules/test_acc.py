@@ -20,16 +20,15 @@ from engine.account_records import (
     record_leak,
     reset_password,
 )
+from engine.departures import deactivate_user, unheld_tasks
 from engine.exceptions import ConflictError, Forbidden, InvalidInput, NotFound
 from engine.passwords import change_password, change_required, check_strength
 from engine.people import (
     _ID_CHECK,
     _ID_WEIGHTS,
     create_user,
-    deactivate_user,
     grant_role,
     revoke_role,
-    unheld_tasks,
 )
 from tests.helpers import ready, submit, task_id
 

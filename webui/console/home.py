@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from db.models import ProcessDefinition, ProcessDraft, ProcessInstance, User
 from db.session import reading
 from engine.account_records import custody_overview
-from engine.people import managed_unit_ids, unheld_tasks
+from engine.departures import unheld_tasks
+from engine.people import managed_unit_ids
 
 from ..auth import runtime
 from .common import admin_only, me

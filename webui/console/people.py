@@ -24,17 +24,16 @@ from engine.account_records import (
     reset_password,
 )
 from engine.attachments import MAX_BYTES
+from engine.departures import deactivate_user, unheld_tasks
 from engine.people import (
     UNGRANTABLE_ROLES,
     WEBSITE_ROLES,
     create_unit,
     create_user,
-    deactivate_user,
     grant_role,
     people_of,
     person_detail,
     revoke_role,
-    unheld_tasks,
     unit_tree,
 )
 
