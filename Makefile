@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The browser bundles (bpmn-js, charts) come from the npm registry at install time; no CDN.
-webui/static/dist/.built: frontend/package.json frontend/package-lock.json frontend/build.mjs $(wildcard frontend/src/*.js)
+webui/static/dist/.built: frontend/package.json frontend/package-lock.json frontend/build.mjs $(wildcard frontend/src/*.js) $(wildcard frontend/src/*/*.js)
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error
 	cd frontend && npm run --silent build
 	touch $@

@@ -107,7 +107,7 @@ def start_instance(rt, session: Session, definition: CompiledDefinition, *, titl
     values = {"definition_id": definition.id, "status": "running", "state": "", "version": 0,
               "business_key": business_key, "title": title, "org_unit_id": unit_id,
               "started_by_id": started_by_id, "started_at": now, "ended_at": None, "end_reason": None,
-              "next_timer_at": None, "has_incident": False}
+              "next_timer_at": None, "has_incident": False, "suspended": False}
     session.flush()  # rows the instance points at (a content item, an asset) exist first
     row = instances.InstanceRow(id=_NEW_INSTANCE.scalar(session, values), **values)
     workflow = instances.new_workflow(rt, session, definition, row)
@@ -136,6 +136,9 @@ def _ready_task(session: Session, task_id: int) -> tuple[instances.TaskRow, inst
     if task.state != "ready":
         message = instances.describe_completion(session, task)
         raise ConflictError(f"{message}，您的操作未执行。", f"{message}; your action was not carried out.")
+    if row.suspended:
+        raise ConflictError("此事项已被系统管理员挂起，恢复之前不能办理，您的操作未执行。",
+                            "An administrator has suspended this item; it cannot be worked until it is resumed.")
     return task, row
 
 

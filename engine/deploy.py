@@ -8,12 +8,13 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from db.models import ROLES, ProcessDefinition
+from db.models import ROLES, ProcessDefinition, User
 from db.session import transaction
 
+from . import audit
 from .exceptions import DeploymentRejected
 from .forms import FORMS
-from .parsing import validate_diagram
+from .parsing import find_problems, validate_diagram
 
 
 @dataclass(frozen=True)
@@ -27,18 +28,33 @@ class DeployResult:
 def check_diagram(rt, data: bytes):
     """Every deploy check, without storing anything (the editor's "validate" uses this)."""
     diagram = validate_diagram(data, ROLES, set(rt.handlers))
-    for bpmn_id, info in diagram.task_info.items():
-        if info["form"] and info["form"] not in FORMS:
-            raise DeploymentRejected(f"用户任务 {bpmn_id} 引用的表单“{info['form']}”不存在。",
-                                     f"User task {bpmn_id} names the form \"{info['form']}\", which does not exist.",
-                                     element_id=bpmn_id)
+    for problem in _form_problems(diagram):
+        raise problem
     return diagram
 
 
-def deploy(rt, data: bytes, *, deployed_by: str, note: str = "") -> DeployResult:
+def diagram_problems(rt, data: bytes) -> list[DeploymentRejected]:
+    """The same checks as `check_diagram`, every problem found (each names its element)."""
+    diagram, problems = find_problems(data, ROLES, set(rt.handlers))
+    if diagram is not None:
+        problems.extend(_form_problems(diagram))
+    return problems
+
+
+def _form_problems(diagram) -> list[DeploymentRejected]:
+    return [DeploymentRejected(f"用户任务 {bpmn_id} 引用的表单“{info['form']}”不存在。",
+                               f"User task {bpmn_id} names the form \"{info['form']}\", which does not exist.",
+                               element_id=bpmn_id)
+            for bpmn_id, info in diagram.task_info.items() if info["form"] and info["form"] not in FORMS]
+
+
+def deploy(rt, data: bytes, *, deployed_by: str, note: str = "", actor=None, client_addr: str | None = None,
+           session_hook=None) -> DeployResult:
     """Validate `data` and store it as the next version of its process key.
 
     Deploying bytes identical to the newest version stores nothing (so seeding twice is safe).
+    `actor` (a User id), when given, is audited with the note; `session_hook(session, result)`
+    runs in the same transaction (the console clears the draft it deployed).
     """
     diagram = check_diagram(rt, data)
     digest = hashlib.sha256(data).hexdigest()
@@ -55,7 +71,15 @@ def deploy(rt, data: bytes, *, deployed_by: str, note: str = "") -> DeployResult
                                        deployed_at=rt.clock.now(), note=note)
         session.add(definition)
         session.flush()
-        return DeployResult(definition.id, definition.key, version, created=True)
+        result = DeployResult(definition.id, definition.key, version, created=True)
+        if actor is not None:
+            user = session.get(User, actor)
+            audit.record(session, now=rt.clock.now(), action="deploy", actor=user, role="admin", opinion=note,
+                         client_addr=client_addr, data={"definition": definition.key, "version": version,
+                                                        "sha256": digest})
+        if session_hook is not None:
+            session_hook(session, result)
+        return result
 
 
 def deploy_directory(rt, directory: Path, *, deployed_by: str) -> list[DeployResult]:

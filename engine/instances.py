@@ -57,6 +57,7 @@ class InstanceRow:
     end_reason: str | None
     next_timer_at: datetime | None
     has_incident: bool
+    suspended: bool
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ _LOCK_JOB = Prepared(select(*INSTANCE_COLUMNS, ServiceJob.state, ServiceJob.spif
                      .join(ServiceJob, ServiceJob.instance_id == ProcessInstance.id)
                      .where(ServiceJob.id == bindparam("job_id")).with_for_update())
 # Every column a save may write, always bound, so this one statement serves every command.
-SAVED_COLUMNS = ("state", "version", "status", "next_timer_at", "ended_at", "end_reason")
+SAVED_COLUMNS = ("state", "version", "status", "next_timer_at", "ended_at", "end_reason", "definition_id")
 _SAVE = Prepared(update(ProcessInstance)
                  .where(ProcessInstance.id == bindparam("instance_id"),
                         ProcessInstance.version == bindparam("loaded_version"))
@@ -209,9 +210,10 @@ def save(rt, session: Session, loaded: Loaded, **changes) -> None:
     """Write the workflow back under the optimistic lock, then sync the inbox rows.
 
     `changes` are further columns of the instance to write with it (status, ended_at, end_reason
-    when a command ends the instance itself); `loaded.row` becomes the row as saved.
+    when a command ends the instance itself; definition_id when it moves to another version);
+    `loaded.row` becomes the row as saved.
     """
-    unknown = set(changes) - {"status", "ended_at", "end_reason"}
+    unknown = set(changes) - {"status", "ended_at", "end_reason", "definition_id"}
     if unknown:
         raise ValueError(f"save() cannot change {sorted(unknown)}")
     row, workflow = loaded.row, loaded.workflow

@@ -84,6 +84,8 @@ def run_service_job(rt, job_id: int) -> str:
             row, job_state, spiff_task_id = found
             if job_state != "queued" or row.status != "running" or row.has_incident:
                 return "skipped"
+            if row.suspended:
+                return "skipped"  # stays queued: resume_instance sends it again
             loaded = instances.rebuild(rt, session, row)
             task = next((t for t in ready_service_tasks(loaded.workflow) if str(t.id) == spiff_task_id), None)
             if task is None:
@@ -186,7 +188,7 @@ def dispatch_due_jobs(rt, limit: int = 200) -> int:
         due = list(session.scalars(
             select(ServiceJob).join(ProcessInstance, ProcessInstance.id == ServiceJob.instance_id)
             .where(ServiceJob.state == "queued", ServiceJob.next_attempt_at <= now,
-                   ProcessInstance.has_incident.is_(False))
+                   ProcessInstance.has_incident.is_(False), ProcessInstance.suspended.is_(False))
             .order_by(ServiceJob.next_attempt_at).limit(limit)
             .with_for_update(of=ServiceJob, skip_locked=True)))
         for job in due:

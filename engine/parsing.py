@@ -85,17 +85,50 @@ def parse_safely(data: bytes) -> etree._Element:
 
 
 def validate_diagram(data: bytes, roles: dict[str, str], handlers: set[str]) -> ParsedDiagram:
-    """Run every deploy check on `data`; return what the engine needs to run it."""
+    """Run every deploy check on `data`; return what the engine needs to run it.
+
+    Raises the first DeploymentRejected found (the checks run in a fixed order)."""
+    return _validate(data, roles, handlers, _raise)
+
+
+def find_problems(data: bytes, roles: dict[str, str], handlers: set[str]) -> tuple[ParsedDiagram | None, list]:
+    """Run the same checks as `validate_diagram` but collect every problem instead of stopping at
+    the first (the editor marks each offending element). Returns (diagram or None, problems).
+
+    A problem that makes the rest meaningless (not XML, no single executable process, too large)
+    ends the search; SpiffWorkflow's own structural check runs only when nothing else was found.
+    """
+    problems: list[DeploymentRejected] = []
+    try:
+        diagram = _validate(data, roles, handlers, problems.append)
+    except DeploymentRejected as err:
+        return None, [*problems, err]
+    return (None if problems else diagram), problems
+
+
+def _raise(problem: DeploymentRejected) -> None:
+    raise problem
+
+
+def _validate(data: bytes, roles: dict[str, str], handlers: set[str], report) -> ParsedDiagram:
     root = parse_safely(data)
     process = _single_executable_process(root)
-    _refuse_forbidden_elements(root)
-    _refuse_unknown_extensions(root)
+    found: list = []
+
+    def noting(problem: DeploymentRejected) -> None:
+        found.append(problem)
+        report(problem)
+
+    _refuse_forbidden_elements(root, noting)
+    _refuse_unknown_extensions(root, noting)
     _check_size(process)
-    lane_roles = _lane_roles(process, roles)
-    _check_expressions(root)
+    lane_roles = _lane_roles(process, roles, noting)
+    _check_expressions(root, noting)
     diagram = ParsedDiagram(key=process.get("id"), name=process.get("name") or process.get("id"), root=root)
-    _collect_tasks(process, lane_roles, handlers, diagram)
-    build_parser(root, diagram.key)  # SpiffWorkflow's own checks (XSD and structure) last
+    _collect_tasks(process, lane_roles, handlers, diagram, noting)
+    _check_reachable(process, noting)
+    if not found:
+        build_parser(root, diagram.key)  # SpiffWorkflow's own checks (XSD and structure) last
     return diagram
 
 
@@ -140,7 +173,7 @@ def _single_executable_process(root) -> etree._Element:
     return executable[0]
 
 
-def _refuse_forbidden_elements(root) -> None:
+def _refuse_forbidden_elements(root, report) -> None:
     for element in root.iter():
         if not isinstance(element.tag, str):
             continue
@@ -148,22 +181,23 @@ def _refuse_forbidden_elements(root) -> None:
         if qname.namespace == BPMN_NS and qname.localname in FORBIDDEN_ELEMENTS:
             zh, en = FORBIDDEN_ELEMENTS[qname.localname]
             owner = element.get("id") or (element.getparent().get("id") if element.getparent() is not None else "")
-            raise _reject(f"元素 {owner} 是{zh}，GovFlow 不允许在流程图中使用。",
-                          f"Element {owner} is a {en}, which GovFlow does not allow in a diagram.",
-                          element_id=owner)
+            report(_reject(f"元素 {owner} 是{zh}，GovFlow 不允许在流程图中使用。",
+                           f"Element {owner} is a {en}, which GovFlow does not allow in a diagram.",
+                           element_id=owner))
 
 
-def _refuse_unknown_extensions(root) -> None:
+def _refuse_unknown_extensions(root, report) -> None:
     for element in root.iter(f"{{{SPIFF_NS}}}*"):
         name = etree.QName(element).localname
         if name not in ALLOWED_SPIFF_EXTENSIONS:
             owner = _owner_id(element)
             if name in ("preScript", "postScript"):
-                raise _reject(f"元素 {owner} 带有前置/后置脚本（{name}），GovFlow 不允许执行脚本。",
-                              f"Element {owner} has a {name}; GovFlow does not run scripts.", element_id=owner)
-            raise _reject(f"元素 {owner} 使用了不支持的扩展 spiffworkflow:{name}。",
-                          f"Element {owner} uses the unsupported extension spiffworkflow:{name}.",
-                          element_id=owner)
+                report(_reject(f"元素 {owner} 带有前置/后置脚本（{name}），GovFlow 不允许执行脚本。",
+                               f"Element {owner} has a {name}; GovFlow does not run scripts.", element_id=owner))
+                continue
+            report(_reject(f"元素 {owner} 使用了不支持的扩展 spiffworkflow:{name}。",
+                           f"Element {owner} uses the unsupported extension spiffworkflow:{name}.",
+                           element_id=owner))
 
 
 def _owner_id(element) -> str:
@@ -194,22 +228,23 @@ def _check_size(process) -> None:
                       f"The process has {count} elements, over the limit of {MAX_FLOW_NODES}; split it.")
 
 
-def _lane_roles(process, roles: dict[str, str]) -> dict[str, str]:
+def _lane_roles(process, roles: dict[str, str], report) -> dict[str, str]:
     """Map each flow node id to the role named by its lane's id."""
     mapping = {}
     for lane in process.iter(f"{{{BPMN_NS}}}lane"):
         role = lane.get("id")
         if role not in roles:
-            raise _reject(f"泳道 {role}（{lane.get('name') or ''}）不是已知角色，泳道 id 必须是角色名之一："
-                          f"{', '.join(sorted(roles))}。",
-                          f"Lane {role} is not a known role; a lane id must be one of: {', '.join(sorted(roles))}.",
-                          element_id=role)
+            named = f"（{lane.get('name')}）" if lane.get("name") else ""
+            report(_reject(f"泳道 {role}{named}不是已知角色，泳道 id 必须是角色名之一："
+                           f"{', '.join(sorted(roles))}。",
+                           f"Lane {role} is not a known role; a lane id must be one of: {', '.join(sorted(roles))}.",
+                           element_id=role))
         for ref in lane.findall("bpmn:flowNodeRef", NS):
             mapping[(ref.text or "").strip()] = role
     return mapping
 
 
-def _check_expressions(root) -> None:
+def _check_expressions(root, report) -> None:
     names = set(EXPRESSION_FUNCTIONS)
     for element in root.iter():
         if not isinstance(element.tag, str):
@@ -220,16 +255,21 @@ def _check_expressions(root) -> None:
             texts.append(element.text.strip())
         if local == "parameter" and etree.QName(element).namespace == SPIFF_NS and element.get("value"):
             texts.append(element.get("value"))
+        allowed = True
         for text in texts:
             try:
                 check_expression(text, names)
             except ExpressionRejected as err:
                 owner = _owner_id(element)
-                raise _reject(f"元素 {owner} 的表达式不被允许：{err.message}",
-                              f"Element {owner} has an expression that is not allowed: {err.message_en}",
-                              element_id=owner) from None
-        if local in TIMER_TAGS and texts:
-            _check_timer(element, local, texts[0])
+                report(_reject(f"元素 {owner} 的表达式不被允许：{err.message}",
+                               f"Element {owner} has an expression that is not allowed: {err.message_en}",
+                               element_id=owner))
+                allowed = False
+        if local in TIMER_TAGS and texts and allowed:
+            try:
+                _check_timer(element, local, texts[0])
+            except DeploymentRejected as err:
+                report(err)
 
 
 def _check_timer(element, tag: str, expression: str) -> None:
@@ -262,31 +302,37 @@ def _check_timer(element, tag: str, expression: str) -> None:
                       f"{tag} ({err}).", element_id=owner) from None
 
 
-def _collect_tasks(process, lane_roles, handlers: set[str], diagram: ParsedDiagram) -> None:
+def _collect_tasks(process, lane_roles, handlers: set[str], diagram: ParsedDiagram, report) -> None:
     for element in process.iter():
         if not isinstance(element.tag, str) or etree.QName(element).namespace != BPMN_NS:
             continue
         local, node_id = etree.QName(element).localname, element.get("id")
         if local == "startEvent" and element.getparent() is process:
             if node_id not in lane_roles:
-                raise _reject(f"开始事件 {node_id} 不在任何泳道中，无法确定谁可以发起流程。",
-                              f"Start event {node_id} is in no lane, so nobody may start the process.",
-                              element_id=node_id)
+                report(_reject(f"开始事件 {node_id} 不在任何泳道中，无法确定谁可以发起流程。",
+                               f"Start event {node_id} is in no lane, so nobody may start the process.",
+                               element_id=node_id))
+                continue
             diagram.start_role = lane_roles[node_id]
         elif local in ("userTask", "manualTask"):
             if node_id not in lane_roles:
-                raise _reject(f"用户任务 {node_id}（{element.get('name') or ''}）不在任何泳道中，无法分配办理人。",
-                              f"User task {node_id} is in no lane, so it cannot be assigned.", element_id=node_id)
-            diagram.task_info[node_id] = _user_task_info(element, lane_roles[node_id])
+                report(_reject(f"用户任务 {node_id}（{element.get('name') or ''}）不在任何泳道中，无法分配办理人。",
+                               f"User task {node_id} is in no lane, so it cannot be assigned.", element_id=node_id))
+                continue
+            try:
+                diagram.task_info[node_id] = _user_task_info(element, lane_roles[node_id])
+            except DeploymentRejected as err:
+                report(err)
         elif local == "serviceTask":
             operator = element.find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS)
             name = operator.get("id") if operator is not None else None
             if name not in handlers:
-                raise _reject(f"服务任务 {node_id} 的处理程序“{name or ''}”未注册。",
-                              f"Service task {node_id} names the handler \"{name or ''}\", which is not registered.",
-                              element_id=node_id)
-    if not diagram.start_role:
-        raise _reject("流程没有开始事件。", "The process has no start event.")
+                report(_reject(f"服务任务 {node_id} 的处理程序“{name or ''}”未注册。",
+                               f"Service task {node_id} names the handler \"{name or ''}\", which is not registered.",
+                               element_id=node_id))
+    if not diagram.start_role and not any(
+            etree.QName(el).localname == "startEvent" for el in process if isinstance(el.tag, str)):
+        report(_reject("流程没有开始事件。", "The process has no start event."))
 
 
 def _user_task_info(element, role: str) -> dict:
@@ -311,3 +357,45 @@ def _user_task_info(element, role: str) -> dict:
                       f"User task {node_id}: assignee may only be \"starter\".", element_id=node_id)
     return {"name": element.get("name") or node_id, "role": role, "outcomes": outcomes,
             "form": props.get("form") or None, "assignee": assignee}
+
+
+def _check_reachable(process, report) -> None:
+    """Every flow node must be reachable from a start event along sequence flows.
+
+    Boundary events are reached with the activity they are attached to, a sub-process's inner
+    start events with the sub-process; event sub-processes and link catch events are entered by
+    events, not flows, so they count as entry points.
+    """
+    nodes = {el.get("id"): el for el in process.iter() if _is_flow_node(el) and el.get("id")}
+    successors: dict[str, list[str]] = {}
+    for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
+        successors.setdefault(flow.get("sourceRef") or "", []).append(flow.get("targetRef") or "")
+    for node_id, el in nodes.items():
+        if etree.QName(el).localname == "boundaryEvent":
+            successors.setdefault(el.get("attachedToRef") or "", []).append(node_id)
+        parent = el.getparent()
+        if etree.QName(el).localname == "startEvent" and parent is not None and parent is not process:
+            successors.setdefault(parent.get("id") or "", []).append(node_id)
+    entries = [node_id for node_id, el in nodes.items() if _is_entry(el, process)]
+    reached, stack = set(), list(entries)
+    while stack:
+        node_id = stack.pop()
+        if node_id in reached or node_id not in nodes:
+            continue
+        reached.add(node_id)
+        stack.extend(successors.get(node_id, ()))
+    for node_id, el in nodes.items():
+        if node_id not in reached:
+            name = el.get("name")
+            report(_reject(f"元素 {node_id}{f'（{name}）' if name else ''}无法从开始事件到达，请用连线把它接入流程或删除它。",
+                           f"Element {node_id} cannot be reached from a start event; connect it or remove it.",
+                           element_id=node_id))
+
+
+def _is_entry(element, process) -> bool:
+    local = etree.QName(element).localname
+    if local == "startEvent" and element.getparent() is process:
+        return True
+    if local in ("subProcess", "transaction") and element.get("triggeredByEvent", "false").lower() == "true":
+        return True
+    return local == "intermediateCatchEvent" and element.find("bpmn:linkEventDefinition", NS) is not None

@@ -64,6 +64,7 @@ VALUES: dict[str, tuple[str, object, dict[str, object]]] = {
     "topic_plan_due": ("专题制作计划报送截止日（MM-DD，SUP-4：第一季度末）", "03-31", {}),
     "disclosure_report_due": ("政府信息公开工作年度报告截止日（MM-DD，SUP-7；002 未规定，默认按条例 1 月 31 日）", "01-31", {}),
     "satisfaction_survey_due": ("年度网站满意度调查截止日（MM-DD，SUP-6：每年一次）", "12-31", {}),
+    "password_max_age_days": ("密码最长使用天数（ACC-2：每 3 个月更换）", 90, {}),
 }
 
 PROFILES = {

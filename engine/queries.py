@@ -36,7 +36,12 @@ ACTION_LABELS = {"start": ("发起", "started"), "claim": ("签收", "claimed"),
                  "incident_retry": ("故障重试", "incident retried"),
                  "deadline_recomputed": ("期限按工作日历重算", "deadline recomputed"),
                  "service_task": ("自动办理", "automatic step"), "attachment": ("上传附件", "attachment uploaded"),
-                 "inspection_check": ("检查记录", "inspection record")}
+                 "inspection_check": ("检查记录", "inspection record"),
+                 # administrators' console
+                 "suspend": ("挂起", "suspended"), "resume": ("恢复", "resumed"),
+                 "migrate": ("迁移到新版本", "migrated to a new version"),
+                 "task_released": ("离岗退回", "released on departure"), "task_rerouted": ("转上级单位办理", "re-routed"),
+                 "task_unheld": ("无人可办", "no holder left")}
 # Daily operations (issue 7): forwarding and assigning messages, rosters, duty reading, interaction functions.
 ACTION_LABELS.update({"forward": ("转办", "forwarded"), "assign": ("指定专人", "assigned"),
                       "duty_set": ("排班", "rostered"), "duty_reading": ("值班读网", "duty reading"),

@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 
 
 def _due(now):
+    # A suspended instance fires nothing; its due timers fire at the first sweep after it resumes.
     return (ProcessInstance.status == "running", ProcessInstance.has_incident.is_(False),
-            ProcessInstance.next_timer_at <= now)
+            ProcessInstance.suspended.is_(False), ProcessInstance.next_timer_at <= now)
 
 
 def due_instances(rt, limit: int = 500) -> list[int]:

@@ -15,9 +15,11 @@ from engine.clock import to_shanghai
 from engine.queries import ACTION_LABELS, todo_count
 
 from . import (
+    account,
     assets,
     audit,
     auth,
+    console,
     content,
     errors,
     inbox,
@@ -48,7 +50,7 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     auth.login_manager.init_app(app)
     for blueprint in (auth.bp, assets.bp, inbox.bp, tasks.bp, content.bp, instances.bp, workcalendar.bp, notices.bp,
-                      operations.bp, audit.bp, reports.bp, errors.bp):
+                      operations.bp, audit.bp, reports.bp, account.bp, *console.blueprints, errors.bp):
         app.register_blueprint(blueprint)
     for blueprint in (security.bp, supervision.bp, violations.bp):  # issue 7: security, supervision, violations
         app.register_blueprint(blueprint)

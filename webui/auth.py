@@ -12,6 +12,7 @@ from db.models import ROLES, OrgUnit, User
 from db.session import reading
 from engine import authenticate
 from engine.accounts import roles_of
+from engine.passwords import change_required
 
 from .i18n import t
 
@@ -29,6 +30,8 @@ class CurrentUser(UserMixin):
     real_name: str
     unit_name: str
     roles: list[str]
+    # ACC-2: why the password must be changed before anything else ("initial", "expired"), if it must.
+    password_change: str | None = None
 
     def get_id(self) -> str:
         return str(self.id)
@@ -52,7 +55,9 @@ def load_user(user_id: str) -> CurrentUser | None:
             return None
         unit = session.get(OrgUnit, user.org_unit_id)
         roles = sorted({g.role for g in roles_of(session, user.id)})
-        return CurrentUser(user.id, user.username, user.real_name, unit.name, roles)
+        rt = runtime()
+        return CurrentUser(user.id, user.username, user.real_name, unit.name, roles,
+                           change_required(user, rt.clock.now(), rt.policy.values["password_max_age_days"]))
 
 
 @login_manager.unauthorized_handler

@@ -1,5 +1,6 @@
 """All models, imported here so `Base.metadata` knows every table (Alembic reads it)."""
 
+from .admin import AccountLeak, BackgroundCheck, MediaCustody, PasswordReset, ProcessDraft
 from .assets import (
     ACTIVE_STATES,
     ASSET_KINDS,
@@ -48,4 +49,5 @@ __all__ = [
     "ApprovalForm", "CONTENT_MODES", "CitizenMessage", "DutyReading", "DutyRoster", "MESSAGE_STATUSES", "MESSAGE_TYPES",
     "EVALUATION_GRADES", "SECURITY_RECORD_KINDS", "VENDOR_STATES", "Evaluation", "PeriodicItem", "PeriodicRun",
     "SecurityRecord", "UpdateRecord", "Vendor", "ViolationCircular", "ViolationCircularItem",
+    "AccountLeak", "BackgroundCheck", "MediaCustody", "PasswordReset", "ProcessDraft",
 ]

@@ -46,7 +46,7 @@ class Incident(Base):
     resolution: Mapped[str | None] = mapped_column(Text)
 
 
-NOTIFICATION_KINDS = {"due_soon": "即将到期", "overdue": "已超期", "incident": "流程故障"}
+NOTIFICATION_KINDS = {"due_soon": "即将到期", "overdue": "已超期", "incident": "流程故障", "unheld": "无人可办"}
 
 
 class Notification(Base):

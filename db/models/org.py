@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime
@@ -49,6 +49,17 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     email: Mapped[str | None] = mapped_column(String(200))  # for the e-mail channel, when configured
+    # ACC-1: a real person, identified by phone and/or ID number (kept masked plus a digest for uniqueness).
+    phone: Mapped[str | None] = mapped_column(String(32))
+    id_number_masked: Mapped[str | None] = mapped_column(String(32))
+    identity_digest: Mapped[str | None] = mapped_column(String(64), index=True)
+    # ACC-2: when the password was last set by its holder (NULL: seeded demo account, no rotation);
+    # an initial or reset password must be changed at the next login.
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # ACC-3: departure.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deactivation_reason: Mapped[str | None] = mapped_column(Text)
 
     org_unit: Mapped[OrgUnit] = relationship()
     grants: Mapped[list["RoleGrant"]] = relationship(back_populates="user", cascade="all, delete-orphan")

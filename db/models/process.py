@@ -48,6 +48,8 @@ class ProcessInstance(Base):
     next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # An open incident stops the sweep from firing this instance again until an admin retries.
     has_incident: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Suspended by an administrator: no timers fire, no jobs run, no task is claimed or completed.
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     definition: Mapped[ProcessDefinition] = relationship()
 
