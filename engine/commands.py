@@ -29,9 +29,17 @@ class Actor:
 
     user_id: int
     client_addr: str | None = None
+    # 委托/代理: the user acts as the stand-in of this person (engine/stand_ins.py checks it).
+    on_behalf_of: int | None = None
 
 
-def load_actor(session: Session, actor: Actor) -> User:
+def load_actor(session: Session, actor: Actor, now=None) -> User:
+    """The acting user; for a stand-in (委托), the person they stand in for, once the stand-in
+    is checked at `now` (commands that do not pass `now` cannot be run by a stand-in)."""
+    if actor.on_behalf_of is not None:
+        from .stand_ins import enter_stand_in
+
+        return enter_stand_in(session, actor, now)
     user = session.get(User, actor.user_id)
     if user is None or not user.active:
         raise Forbidden("用户不存在或已停用。", "The user does not exist or has been deactivated.")
@@ -114,7 +122,7 @@ def _authorize(session: Session, user: User, task: HumanTask) -> None:
 def claim_task(rt, task_id: int, actor: Actor) -> None:
     """Take a group task so that only the actor sees and works it."""
     with transaction(rt.session_factory) as session:
-        user = load_actor(session, actor)
+        user = load_actor(session, actor, rt.clock.now())
         task, _row = _ready_task(session, task_id)
         _authorize(session, user, task)
         if task.assignee_id == user.id:
@@ -132,7 +140,7 @@ def complete_task(rt, task_id: int, actor: Actor, *, outcome: str, opinion: str 
     form = dict(form or {})
     refuse_typename(form)
     with transaction(rt.session_factory) as session:
-        user = load_actor(session, actor)
+        user = load_actor(session, actor, rt.clock.now())
         task, row = _ready_task(session, task_id)
         _authorize(session, user, task)
         # Only now, with the lock held and the actor allowed, pay for rebuilding the workflow.
@@ -163,6 +171,8 @@ def complete_task(rt, task_id: int, actor: Actor, *, outcome: str, opinion: str 
         audit.record(session, now=now, action="complete", actor=user, role=task.role, instance_id=task.instance_id,
                      task=task, opinion=opinion, client_addr=actor.client_addr,
                      data={"outcome": outcome, "outcome_label": chosen["label"], **({"form": values} if values else {})})
+        for hook in rt.on_complete:  # e.g. binding the sign-off to the content version (issue 8)
+            hook(rt, session, row, task, user, outcome)
         session.flush()
         instances.save(rt, session, loaded)
 

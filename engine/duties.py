@@ -7,25 +7,39 @@ Acting again in the same lane (an editor revising a returned item) is allowed.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from db.models import ROLES, AuditEvent, User
 
 from .exceptions import SeparationOfDutiesViolation
 
-ACTING = ("start", "complete")
+# A 加签 signer's approval (countersign) is an act in the lane too (issue 8).
+ACTING = ("start", "complete", "countersign")
 
 
 def roles_acted(session: Session, instance_id: int, user: User) -> set[str]:
+    # A stand-in's act (委托) counts for both: who clicked and whom they stood in for.
     rows = session.scalars(select(AuditEvent.role).distinct().where(
-        AuditEvent.instance_id == instance_id, AuditEvent.actor_id == user.id,
+        AuditEvent.instance_id == instance_id,
+        or_(AuditEvent.actor_id == user.id, AuditEvent.on_behalf_of_id == user.id),
         AuditEvent.action.in_(ACTING)))
     return {role for role in rows if role}
 
 
 def check_separation_of_duties(session: Session, instance_id: int, user: User, role: str) -> None:
-    """REV-3: refuse `user` acting as `role` if they already acted in another lane of this item."""
+    """REV-3: refuse `user` acting as `role` if they already acted in another lane of this item.
+
+    When a stand-in acts for `user` (委托), the stand-in is held to the same rule."""
+    from .stand_ins import current_deputy
+
+    deputy = current_deputy(session)
+    if deputy is not None and deputy.id != user.id:
+        _check_one(session, instance_id, deputy, role)
+    _check_one(session, instance_id, user, role)
+
+
+def _check_one(session: Session, instance_id: int, user: User, role: str) -> None:
     other = sorted(roles_acted(session, instance_id, user) - {role})
     if other:
         before = "、".join(f"“{ROLES.get(r, r)}”" for r in other)

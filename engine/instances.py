@@ -28,9 +28,11 @@ from .calendar import calendar_for
 from .deadlines import DeadlineRecorder
 from .exceptions import ConflictError, HandlerFailed, NotFound
 from .expressions import SafeScriptEngine
+from .multi_instance import lane_functions
 from .notifications import reminder_instant
 from .serialization import dump_workflow, load_workflow
 from .specs import CompiledDefinition
+from .task_columns import fill_task_columns
 from .timers import next_due, waiting_timers
 
 
@@ -63,7 +65,8 @@ def script_engine(rt, session: Session, row: ProcessInstance) -> SafeScriptEngin
     # `now` (alias `start`) is the command's clock time: a timer reads add_working_days(start, 5).
     recorder = DeadlineRecorder(lambda: calendar_for(session, rt.roll_calendar_days))
     instant = rt.clock.now().isoformat()
-    functions = {**recorder.functions(), "now": instant, "start": instant, "policy": dict(rt.policy.values)}
+    functions = {**recorder.functions(), "now": instant, "start": instant, "policy": dict(rt.policy.values),
+                 **lane_functions(session, row)}  # 会签/或签 cardinality (engine/multi_instance.py)
     return SafeScriptEngine(functions=functions, service_caller=call_service, recorder=recorder)
 
 
@@ -177,6 +180,7 @@ def sync_human_tasks(rt, session: Session, row: ProcessInstance, info: dict, wor
         values["remind_at"] = reminder(due, now) if due is not None else None
         new_rows.append(values)
     if new_rows:
+        fill_task_columns(rt, session, row, info, ready, new_rows)  # inbox listing columns, 会签 members
         conn.execute(insert(HumanTask), new_rows)
 
 

@@ -15,13 +15,16 @@ from .audit import AuditEvent
 from .base import Base, UTCDateTime
 from .calendar import OVERRIDE_KINDS, CalendarOverride
 from .content import CONTENT_STATUSES, TARGET_KINDS, ContentItem
+from .inbox import StandIn, TaskCopy
 from .jobs import NOTIFICATION_KINDS, Incident, Notification, ServiceJob
 from .org import LEVELS, ROLES, OrgUnit, RoleGrant, User
 from .process import DEADLINE_RULES, Deadline, HumanTask, ProcessDefinition, ProcessInstance
+from .review import ContentVersion, SignOff
 
 __all__ = [
     "Attachment",
     "ACTIVE_STATES", "ASSET_KINDS", "ASSET_STATES", "PLATFORMS", "VIOLATION_TYPES", "Asset", "AssetEvent", "Violation",
     "AuditEvent", "Base", "CalendarOverride", "DEADLINE_RULES", "Deadline", "OVERRIDE_KINDS", "CONTENT_STATUSES", "ContentItem", "HumanTask", "Incident", "NOTIFICATION_KINDS", "Notification", "ServiceJob", "LEVELS", "OrgUnit",
     "ProcessDefinition", "ProcessInstance", "ROLES", "RoleGrant", "TARGET_KINDS", "User", "UTCDateTime",
+    "ContentVersion", "SignOff", "StandIn", "TaskCopy",
 ]

@@ -24,3 +24,5 @@ class AuditEvent(Base):
     opinion: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict | None] = mapped_column(JSON)
     client_addr: Mapped[str | None] = mapped_column(String(64))
+    # 委托: the actor acted as the stand-in of this person ("赵六 代 王五"); REV-3 counts both.
+    on_behalf_of_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
