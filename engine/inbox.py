@@ -88,6 +88,7 @@ class InboxRow:
     delegate_kind: str | None = None
     completed_at: datetime | None = None
     outcome: str | None = None
+    outcome_label: str | None = None
     status: str | None = None
     open_steps: list[str] = field(default_factory=list)
     note: str | None = None  # 抄送: the note
@@ -304,9 +305,9 @@ def _task_rows(session: Session, ids: list[int], user_id: int) -> list[InboxRow]
                ProcessInstance.org_unit_id).where(ProcessInstance.id.in_(instance_ids)))}
     people = {t.assignee_id for t in tasks.values()} | {t.delegate_id for t in tasks.values()} | {
         v[0] for v in instances.values()}
-    names = dict(session.execute(select(User.id, User.real_name).where(User.id.in_(people - {None})))) if people else {}
+    names = dict(session.execute(select(User.id, User.real_name).where(User.id.in_(people - {None}))).all())
     units = dict(session.execute(select(OrgUnit.id, OrgUnit.name).where(
-        OrgUnit.id.in_({v[3] for v in instances.values()})))) if instances else {}
+        OrgUnit.id.in_({v[3] for v in instances.values()}))).all())
     processes = process_names(session)
     rows = []
     for task_id in ids:
@@ -365,8 +366,24 @@ def done_page(session: Session, user_id: int, *, filters: InboxFilter | None = N
     for row in rows:
         if row.id in stood_in:
             row.on_behalf_of = _name(session, stood_in[row.id])
+    _label_outcomes(session, rows)
     next_cursor = f"{_micros(rows[-1].completed_at)}.{rows[-1].id}" if more and rows else None
     return Page(rows, next_cursor)
+
+
+def _label_outcomes(session: Session, rows: list[InboxRow]) -> None:
+    """通过 / 退回修改 … for each completed row, from its definition's outcome list."""
+    if not rows:
+        return
+    definition_of = dict(session.execute(select(ProcessInstance.id, ProcessInstance.definition_id).where(
+        ProcessInstance.id.in_({r.instance_id for r in rows}))).all())
+    infos = dict(session.execute(select(ProcessDefinition.id, ProcessDefinition.task_info).where(
+        ProcessDefinition.id.in_(set(definition_of.values())))).all())
+    steps = dict(session.execute(select(HumanTask.id, HumanTask.bpmn_id).where(
+        HumanTask.id.in_([r.id for r in rows]))).all())
+    for row in rows:
+        outcomes = infos[definition_of[row.instance_id]].get(steps[row.id], {}).get("outcomes", [])
+        row.outcome_label = next((o["label"] for o in outcomes if o["key"] == row.outcome), row.outcome)
 
 
 # --- 我发起的 -------------------------------------------------------------------------------
@@ -412,7 +429,7 @@ def started_page(session: Session, user_id: int, *, filters: InboxFilter | None 
             HumanTask.instance_id.in_([i.id for i in found]), HumanTask.state == "ready").order_by(HumanTask.id)):
         open_steps.setdefault(instance_id, []).append(name)
     units = dict(session.execute(select(OrgUnit.id, OrgUnit.name).where(
-        OrgUnit.id.in_({i.org_unit_id for i in found})))) if found else {}
+        OrgUnit.id.in_({i.org_unit_id for i in found}))).all())
     rows = [InboxRow(id=i.id, instance_id=i.id, title=i.title, business_key=i.business_key,
                      process_key=definitions[i.definition_id][0], process_name=definitions[i.definition_id][1],
                      step="、".join(dict.fromkeys(open_steps.get(i.id, []))), unit=units.get(i.org_unit_id, ""),
