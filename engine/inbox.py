@@ -107,7 +107,7 @@ class Count:
     capped: bool
 
     def __str__(self) -> str:
-        return f"{COUNT_CAP}+" if self.capped else str(self.value)
+        return f"{self.value}+" if self.capped else str(self.value)
 
 
 # --- 待办 ---------------------------------------------------------------------------------

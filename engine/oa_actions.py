@@ -349,12 +349,12 @@ def urge_task(rt, task_id: int, actor: Actor, *, message: str) -> int:
         now = _now(rt)
         user = load_actor(session, actor, now)
         task, row = _ready_task(session, task_id)
+        if may_work(session, user, task):
+            raise InvalidInput("您就是此环节的办理人，无需催办。", "You are this step's holder yourself.")
         supervisor = next((r for r in SUPERVISOR_ROLES if holds_role_at_or_above(session, user, r, row.org_unit_id)), None)
         if row.started_by_id != user.id and supervisor is None:
             raise Forbidden("只有发起人、本单位负责人或上级政府办公室可以催办。",
                             "Only the starter, the unit head or the supervising office may urge.")
-        if may_work(session, user, task):
-            raise InvalidInput("您就是此环节的办理人，无需催办。", "You are this step's holder yourself.")
         recent = session.scalar(select(AuditEvent.occurred_at).where(
             AuditEvent.task_id == task.id, AuditEvent.action == "urge", AuditEvent.actor_id == user.id)
             .order_by(AuditEvent.id.desc()).limit(1))
