@@ -29,7 +29,7 @@ def _stamp(_sender, **_extra) -> None:
 
 def init_app(app) -> None:
     minutes = int(app.config.setdefault("GOVFLOW_SESSION_MINUTES", DEFAULT_MINUTES))
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(minutes=minutes))
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=minutes)
     user_logged_in.connect(_stamp, app)
 
     @app.before_request
