@@ -98,3 +98,16 @@ def copied():
     with reading(runtime().session_factory) as session:
         page = inbox.copied_page(session, current_user.id, cursor=request.args.get("after"), limit=_limit())
     return _render("inbox/copied.html", "copied", page, inbox.InboxFilter())
+
+
+@bp.route("/count")
+@login_required
+def count():
+    """The nav badges as JSON (待办 capped "999+", unread copies, unread messages), for refreshing them."""
+    from engine import notifications
+
+    rt = runtime()
+    with reading(rt.session_factory) as session:
+        return {"todo": str(inbox.todo_count(session, current_user.id, rt.clock.now())),
+                "copied": str(inbox.copied_unread_count(session, current_user.id)),
+                "messages": notifications.unread_count(session, current_user.id)}
