@@ -22,8 +22,9 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy import and_, bindparam, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from db.models import (
@@ -34,6 +35,7 @@ from db.models import (
     RoleGrant,
     TaskCopy,
     User,
+    UTCDateTime,
 )
 
 from .calendar import CalendarNotCovered
@@ -114,27 +116,89 @@ class Count:
 
 @dataclass(frozen=True)
 class _Branch:
-    where: tuple  # conditions that pick the branch's index range
-    on_behalf_of: int | None = None
+    kind: str  # assigned, delegate, group
+    params: dict  # the values its statement is bound to
+    on_behalf_of: int | None = None  # 委托: the principal whose task this branch lists
+
+
+# Statements are built once per shape and bound to values at each call: building a SQLAlchemy
+# statement costs more than running one of these index range scans.
+_GRANTS = select(RoleGrant.role, RoleGrant.org_unit_id).where(RoleGrant.user_id == bindparam("who"))
 
 
 def _branches(session: Session, user_id: int, now: datetime) -> list[_Branch]:
-    ready = HumanTask.state == "ready"
-    grants = _grants(session, user_id)
-    branches = [_Branch((HumanTask.assignee_id == user_id, ready)),
-                _Branch((HumanTask.delegate_id == user_id, ready))]
-    branches += [_Branch((HumanTask.role == role, HumanTask.org_unit_id == unit, ready, HumanTask.assignee_id.is_(None)))
-                 for role, unit in grants]
+    conn = session.connection()
+    grants = set(conn.execute(_GRANTS, {"who": user_id}).all())
+    branches = [_Branch("assigned", {"who": user_id}), _Branch("delegate", {"who": user_id})]
+    branches += [_Branch("group", {"role": role, "unit": unit}) for role, unit in sorted(grants)]
     for principal in active_principals(session, user_id, now):
-        branches.append(_Branch((HumanTask.assignee_id == principal, ready), principal))
-        branches += [_Branch((HumanTask.role == role, HumanTask.org_unit_id == unit, ready,
-                              HumanTask.assignee_id.is_(None)), principal)
-                     for role, unit in _grants(session, principal) if (role, unit) not in grants]
+        branches.append(_Branch("assigned", {"who": principal}, principal))
+        branches += [_Branch("group", {"role": role, "unit": unit}, principal)
+                     for role, unit in sorted(set(conn.execute(_GRANTS, {"who": principal}).all())) if (role, unit) not in grants]
     return branches
 
 
-def _grants(session: Session, user_id: int) -> set[tuple[str, int]]:
-    return set(session.execute(select(RoleGrant.role, RoleGrant.org_unit_id).where(RoleGrant.user_id == user_id)).all())
+def _branch_where(kind: str) -> tuple:
+    ready = HumanTask.state == "ready"
+    if kind == "assigned":
+        return HumanTask.assignee_id == bindparam("who"), ready
+    if kind == "delegate":
+        return HumanTask.delegate_id == bindparam("who"), ready
+    return (HumanTask.role == bindparam("role"), HumanTask.org_unit_id == bindparam("unit"), ready,
+            HumanTask.assignee_id.is_(None))
+
+
+def _residual_where(shape: tuple[str, ...]) -> list:
+    conditions = []
+    if "process" in shape:
+        conditions.append(HumanTask.process_key == bindparam("process"))
+    if "asset" in shape:
+        conditions.append(HumanTask.asset_id == bindparam("asset"))
+    if "unit" in shape:
+        conditions.append(HumanTask.request_unit_id == bindparam("request_unit"))
+    if "q" in shape:
+        conditions.append(or_(HumanTask.title.like(bindparam("q_title"), escape="\\"),
+                              HumanTask.business_key.like(bindparam("q_key"), escape="\\")))
+    return conditions
+
+
+def _residual_params(filters: InboxFilter) -> tuple[tuple[str, ...], dict]:
+    shape, params = [], {}
+    if filters.process:
+        shape.append("process")
+        params["process"] = filters.process
+    if filters.asset_id is not None:
+        shape.append("asset")
+        params["asset"] = filters.asset_id
+    if filters.unit_id is not None:
+        shape.append("unit")
+        params["request_unit"] = filters.unit_id
+    if filters.q and filters.q.strip():
+        shape.append("q")
+        text = _escape(filters.q.strip())
+        params.update(q_title=f"%{text}%", q_key=f"{text}%")
+    return tuple(shape), params
+
+
+@lru_cache(maxsize=512)
+def _page_statement(kind: str, phase: int, shape: tuple[str, ...], bounded: bool):
+    """One branch's next keys: with a deadline in (due_at, id) order, or without one in id order."""
+    where = [*_branch_where(kind), *_residual_where(shape)]
+    if phase == 0:
+        after = tuple_(bindparam("after_due", type_=UTCDateTime()), bindparam("after_id"))
+        query = select(HumanTask.id, HumanTask.due_at).where(*where, tuple_(HumanTask.due_at, HumanTask.id) > after)
+        if bounded:
+            query = query.where(HumanTask.due_at <= bindparam("high", type_=UTCDateTime()))
+        return query.order_by(HumanTask.due_at, HumanTask.id).limit(bindparam("limit"))
+    return (select(HumanTask.id, HumanTask.due_at).where(*where, HumanTask.due_at.is_(None),
+                                                         HumanTask.id > bindparam("after_id"))
+            .order_by(HumanTask.id).limit(bindparam("limit")))
+
+
+@lru_cache(maxsize=8)
+def _count_statement(kind: str):
+    inner = select(HumanTask.id).where(*_branch_where(kind)).limit(bindparam("cap")).subquery()
+    return select(func.count()).select_from(inner)
 
 
 def _deadline_range(session: Session, now: datetime, state: str | None, calendar) -> tuple[datetime | None, datetime | None, bool]:
@@ -161,21 +225,6 @@ def _deadline_range(session: Session, now: datetime, state: str | None, calendar
 
 def _end_of_day(day) -> datetime:
     return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=SHANGHAI).astimezone(UTC)
-
-
-def _residual(filters: InboxFilter) -> list:
-    conditions = []
-    if filters.process:
-        conditions.append(HumanTask.process_key == filters.process)
-    if filters.asset_id is not None:
-        conditions.append(HumanTask.asset_id == filters.asset_id)
-    if filters.unit_id is not None:
-        conditions.append(HumanTask.request_unit_id == filters.unit_id)
-    if filters.q and filters.q.strip():
-        text = _escape(filters.q.strip())
-        conditions.append(or_(HumanTask.title.like(f"%{text}%", escape="\\"),
-                              HumanTask.business_key.like(f"{text}%", escape="\\")))
-    return conditions
 
 
 def _escape(text: str) -> str:
@@ -206,7 +255,7 @@ def _todo_cursor(due: datetime | None, task_id: int) -> str:
     return f"0.{_micros(due)}.{task_id}" if due is not None else f"1.{task_id}"
 
 
-def _branch_keys(session: Session, branch: _Branch, residual: list, after, low, high, with_deadline: bool,
+def _branch_keys(conn, branch: _Branch, shape, residual: dict, after, low, high, with_deadline: bool,
                  without_deadline: bool, limit: int) -> list[tuple]:
     """Up to `limit` (phase, due, id) keys of one branch after the cursor, in deadline order."""
     keys: list[tuple] = []
@@ -214,22 +263,16 @@ def _branch_keys(session: Session, branch: _Branch, residual: list, after, low, 
     if phase == 0 and with_deadline:
         start_due, start_id = (after[1], after[2]) if after else (low or _EPOCH, 0)
         if low is not None and start_due < low:
-            start_due, start_id = low, 0
-        query = (select(HumanTask.id, HumanTask.due_at).where(*branch.where, *residual,
-                                                              tuple_(HumanTask.due_at, HumanTask.id) > (start_due, start_id))
-                 .order_by(HumanTask.due_at, HumanTask.id).limit(limit))
-        if after is None and low is not None:  # the first row may sit exactly on `low`
-            query = (select(HumanTask.id, HumanTask.due_at)
-                     .where(*branch.where, *residual, HumanTask.due_at >= low)
-                     .order_by(HumanTask.due_at, HumanTask.id).limit(limit))
+            start_due, start_id = low, 0  # (due_at, id) > (low, 0) is due_at >= low: ids start at 1
+        params = {**branch.params, **residual, "after_due": start_due, "after_id": start_id, "limit": limit}
         if high is not None:
-            query = query.where(HumanTask.due_at <= high)
-        keys += [(0, due, task_id) for task_id, due in session.execute(query)]
+            params["high"] = high
+        keys += [(0, due, task_id) for task_id, due in
+                 conn.execute(_page_statement(branch.kind, 0, shape, high is not None), params)]
     if without_deadline and len(keys) < limit:
         start_id = after[2] if after and phase == 1 else 0
-        query = (select(HumanTask.id).where(*branch.where, *residual, HumanTask.due_at.is_(None), HumanTask.id > start_id)
-                 .order_by(HumanTask.id).limit(limit - len(keys)))
-        keys += [(1, None, task_id) for task_id in session.scalars(query)]
+        params = {**branch.params, **residual, "after_id": start_id, "limit": limit - len(keys)}
+        keys += [(1, None, task_id) for task_id, _ in conn.execute(_page_statement(branch.kind, 1, shape, False), params)]
     return keys
 
 
@@ -243,11 +286,12 @@ def todo_page(session: Session, user_id: int, now: datetime, *, filters: InboxFi
     low, high, _ = _deadline_range(session, now, filters.deadline, calendar)
     with_deadline = filters.deadline != "none"
     without_deadline = filters.deadline in (None, "none")
-    residual = _residual(filters)
+    shape, residual = _residual_params(filters)
+    conn = session.connection()
     merged: dict[int, tuple] = {}
     streams = []
     for branch in _branches(session, user_id, now):
-        keys = _branch_keys(session, branch, residual, after, low, high, with_deadline, without_deadline, limit + 1)
+        keys = _branch_keys(conn, branch, shape, residual, after, low, high, with_deadline, without_deadline, limit + 1)
         streams.append([((phase, due or _EPOCH, task_id), branch.on_behalf_of) for phase, due, task_id in keys])
     for (phase, due, task_id), principal in heapq.merge(*streams, key=lambda item: item[0]):
         if task_id not in merged:  # a task in two branches (my group and my principal's) shows once, as mine
@@ -257,10 +301,12 @@ def todo_page(session: Session, user_id: int, now: datetime, *, filters: InboxFi
     ids = list(merged)[:limit]
     more = len(merged) > limit
     rows = _task_rows(session, ids, user_id)
-    for row in rows:
-        principal = merged[row.id][2]
-        if principal is not None:
-            row.on_behalf_of = _name(session, principal)
+    principals = {p for _, _, p in merged.values() if p is not None}
+    if principals:
+        names = dict(conn.execute(_NAMES, {"ids": list(principals)}).all())
+        for row in rows:
+            principal = merged[row.id][2]
+            row.on_behalf_of = names.get(principal) if principal is not None else None
     next_cursor = None
     if more and rows:
         last = rows[-1]
@@ -271,9 +317,9 @@ def todo_page(session: Session, user_id: int, now: datetime, *, filters: InboxFi
 def todo_count(session: Session, user_id: int, now: datetime, cap: int = COUNT_CAP) -> Count:
     """The 待办 badge: how many tasks the list holds, counting at most `cap` + 1 rows per branch."""
     total = 0
+    conn = session.connection()
     for branch in _branches(session, user_id, now):
-        inner = select(HumanTask.id).where(*branch.where).limit(cap + 1).subquery()
-        total += session.scalar(select(func.count()).select_from(inner)) or 0
+        total += conn.execute(_count_statement(branch.kind), {**branch.params, "cap": cap + 1}).scalar() or 0
         if total > cap:
             return Count(cap, True)
     return Count(total, False)
@@ -287,42 +333,55 @@ def _name(session: Session, user_id: int | None) -> str | None:
     return session.scalar(select(User.real_name).where(User.id == user_id))
 
 
+_PROCESS_NAMES: dict = {}
+
+
 def process_names(session: Session) -> dict[str, str]:
-    """Process key → the name of its newest version."""
-    newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
-              .group_by(ProcessDefinition.key).subquery())
-    return dict(session.execute(select(ProcessDefinition.key, ProcessDefinition.name).join(
-        newest, and_(newest.c.key == ProcessDefinition.key, newest.c.v == ProcessDefinition.version))).all())
+    """Process key → the name of its newest version (kept until a definition is deployed)."""
+    stamp = (str(session.get_bind().url), *session.execute(
+        select(func.count(), func.max(ProcessDefinition.id)).select_from(ProcessDefinition)).one())
+    if _PROCESS_NAMES.get("stamp") != stamp:
+        newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+                  .group_by(ProcessDefinition.key).subquery())
+        names = dict(session.execute(select(ProcessDefinition.key, ProcessDefinition.name).join(
+            newest, and_(newest.c.key == ProcessDefinition.key, newest.c.v == ProcessDefinition.version))).all())
+        _PROCESS_NAMES.update(stamp=stamp, names=names)
+    return _PROCESS_NAMES["names"]
+
+
+_NAMES = select(User.id, User.real_name).where(User.id.in_(bindparam("ids", expanding=True)))
+_ROWS = (select(HumanTask.id, HumanTask.instance_id, HumanTask.name, HumanTask.title, HumanTask.business_key,
+                HumanTask.process_key, HumanTask.created_at, HumanTask.due_at, HumanTask.assignee_id, HumanTask.delegate_id,
+                HumanTask.delegate_kind, HumanTask.urge_count, HumanTask.completed_at, HumanTask.outcome,
+                ProcessInstance.started_by_id, ProcessInstance.title, ProcessInstance.business_key, OrgUnit.name)
+         .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+         .join(OrgUnit, OrgUnit.id == ProcessInstance.org_unit_id)
+         .where(HumanTask.id.in_(bindparam("ids", expanding=True))))
 
 
 def _task_rows(session: Session, ids: list[int], user_id: int) -> list[InboxRow]:
+    """The page's rows with their instance, unit and people's names: two primary-key lookups."""
     if not ids:
         return []
-    tasks = {t.id: t for t in session.scalars(select(HumanTask).where(HumanTask.id.in_(ids)))}
-    instance_ids = {t.instance_id for t in tasks.values()}
-    instances = {i: (started_by, title, key, unit) for i, started_by, title, key, unit in session.execute(
-        select(ProcessInstance.id, ProcessInstance.started_by_id, ProcessInstance.title, ProcessInstance.business_key,
-               ProcessInstance.org_unit_id).where(ProcessInstance.id.in_(instance_ids)))}
-    people = {t.assignee_id for t in tasks.values()} | {t.delegate_id for t in tasks.values()} | {
-        v[0] for v in instances.values()}
-    names = dict(session.execute(select(User.id, User.real_name).where(User.id.in_(people - {None}))).all())
-    units = dict(session.execute(select(OrgUnit.id, OrgUnit.name).where(
-        OrgUnit.id.in_({v[3] for v in instances.values()}))).all())
+    conn = session.connection()
+    found = {r[0]: r for r in conn.execute(_ROWS, {"ids": ids})}
+    people = {p for r in found.values() for p in (r.assignee_id, r.delegate_id, r.started_by_id) if p is not None}
+    names = dict(conn.execute(_NAMES, {"ids": list(people)}).all()) if people else {}
     processes = process_names(session)
     rows = []
     for task_id in ids:
-        t = tasks[task_id]
-        started_by, title, key, unit = instances[t.instance_id]
-        process_key = t.process_key or ""
-        row = InboxRow(id=t.id, instance_id=t.instance_id, title=t.title or title, business_key=t.business_key or key,
-                       process_key=process_key, process_name=processes.get(process_key, process_key), step=t.name,
-                       unit=units.get(unit, ""), started_by=names.get(started_by, ""), created_at=t.created_at,
-                       due_at=t.due_at, claimed=t.assignee_id is not None, urge_count=t.urge_count or 0,
-                       completed_at=t.completed_at, outcome=t.outcome, delegate_kind=t.delegate_kind)
-        if t.delegate_id is not None and t.delegate_id != user_id:
-            row.delegated_to = names.get(t.delegate_id)
-        if t.delegate_id == user_id:
-            row.delegated_by = names.get(t.assignee_id)
+        (_, instance_id, step, title, key, process_key, created_at, due_at, assignee_id, delegate_id, delegate_kind,
+         urges, completed_at, outcome, started_by, instance_title, instance_key, unit) = found[task_id]
+        row = InboxRow(id=task_id, instance_id=instance_id, title=title or instance_title,
+                       business_key=key or instance_key, process_key=process_key or "",
+                       process_name=processes.get(process_key, process_key or ""), step=step, unit=unit,
+                       started_by=names.get(started_by, ""), created_at=created_at, due_at=due_at,
+                       claimed=assignee_id is not None, urge_count=urges or 0, completed_at=completed_at,
+                       outcome=outcome, delegate_kind=delegate_kind)
+        if delegate_id is not None and delegate_id != user_id:
+            row.delegated_to = names.get(delegate_id)
+        if delegate_id == user_id:
+            row.delegated_by = names.get(assignee_id)
         rows.append(row)
     return rows
 
@@ -345,7 +404,8 @@ def done_page(session: Session, user_id: int, *, filters: InboxFilter | None = N
     filters = replace(filters or InboxFilter(), deadline=None)
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     after = _parse_pair_cursor(cursor)
-    residual = _residual(filters)
+    shape, params = _residual_params(filters)
+    residual = [condition.params(params) for condition in _residual_where(shape)]
     streams = []
     for column in (HumanTask.completed_by_id, HumanTask.acted_by_id):
         query = select(HumanTask.id, HumanTask.completed_at).where(column == user_id, HumanTask.state == "completed",

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from db.models import HumanTask, ProcessInstance, StandIn, User
+from db.models import HumanTask, ProcessInstance, StandIn, User, UTCDateTime
 from db.session import before_commit, transaction
 
 from . import audit
@@ -38,12 +38,16 @@ class StandInRow:
     active: bool
 
 
+_PRINCIPALS = (select(StandIn.principal_id).join(User, User.id == StandIn.principal_id)
+               .where(StandIn.deputy_id == bindparam("deputy"), StandIn.ends_at > bindparam("now", type_=UTCDateTime()),
+                      StandIn.starts_at <= bindparam("now", type_=UTCDateTime()), StandIn.revoked_at.is_(None),
+                      User.active.is_(True)).order_by(StandIn.id))
+
+
 def active_principals(session: Session, deputy_id: int, now: datetime) -> list[int]:
-    """Whom `deputy_id` stands in for at `now` (one indexed range on stand_in)."""
-    return list(dict.fromkeys(session.scalars(
-        select(StandIn.principal_id).join(User, User.id == StandIn.principal_id)
-        .where(StandIn.deputy_id == deputy_id, StandIn.ends_at > now, StandIn.starts_at <= now,
-               StandIn.revoked_at.is_(None), User.active.is_(True)).order_by(StandIn.id))))
+    """Whom `deputy_id` stands in for at `now` (one indexed range on stand_in; built once, it runs
+    for every inbox page)."""
+    return list(dict.fromkeys(session.connection().execute(_PRINCIPALS, {"deputy": deputy_id, "now": now}).scalars()))
 
 
 def is_stand_in(session: Session, deputy_id: int, principal_id: int, now: datetime | None) -> bool:

@@ -10,7 +10,7 @@ from flask import Blueprint, render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from db.models import Asset, OrgUnit
+from db.models import Asset, OrgUnit, RoleGrant, User
 from db.session import reading
 from engine import inbox
 from engine.badges import deadline_badge
@@ -37,11 +37,25 @@ def _filters(with_status: bool = False) -> inbox.InboxFilter:
                              status=args.get("status") if with_status and args.get("status") in STATUS_CHOICES else None)
 
 
-def _choices(session) -> dict:
-    """What the filter selects offer: processes, the units and the assets a person may pick."""
+def _choices(session, user_id: int) -> dict:
+    """What the filter selects offer: the processes, and the units (with their assets) the person
+    looks after — their units and those below, where the items in their lists come from."""
+    units = session.execute(select(OrgUnit.id, OrgUnit.name, OrgUnit.parent_id).order_by(OrgUnit.id)).all()
+    roots = {user.org_unit_id for user in session.execute(select(User.org_unit_id).where(User.id == user_id))}
+    roots |= {unit for (unit,) in session.execute(select(RoleGrant.org_unit_id).where(RoleGrant.user_id == user_id))}
+    children: dict[int | None, list[int]] = {}
+    for unit_id, _name, parent in units:
+        children.setdefault(parent, []).append(unit_id)
+    mine, stack = set(), list(roots)
+    while stack:
+        unit_id = stack.pop()
+        if unit_id not in mine:
+            mine.add(unit_id)
+            stack.extend(children.get(unit_id, []))
     return {"processes": sorted(inbox.process_names(session).items(), key=lambda item: item[1]),
-            "units": list(session.execute(select(OrgUnit.id, OrgUnit.name).order_by(OrgUnit.id)).all()),
-            "assets": list(session.execute(select(Asset.id, Asset.name, Asset.platform).order_by(Asset.name, Asset.id)
+            "units": [(unit_id, name) for unit_id, name, _ in units if unit_id in mine],
+            "assets": list(session.execute(select(Asset.id, Asset.name, Asset.platform)
+                                           .where(Asset.org_unit_id.in_(mine)).order_by(Asset.name, Asset.id)
                                            .limit(500)).all())}
 
 
@@ -52,7 +66,7 @@ def _limit() -> int:
 
 def _render(template: str, tab: str, page, filters, **extra):
     with reading(runtime().session_factory) as session:
-        choices = _choices(session)
+        choices = _choices(session, current_user.id)
     args = {k: v for k, v in request.args.items() if k not in ("after", "lang")}
     return render_template(template, tab=tab, rows=page.rows, next_cursor=page.next_cursor, filters=filters,
                            choices=choices, args=args, first_page=not request.args.get("after"),
