@@ -141,6 +141,9 @@ def seed(rt, tasks: int, users: int, units: int, rng: random.Random) -> dict:
                                        "business_key", "request_unit_id", "urge_count"),
                   task_rows[start:start + 100_000])
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":  # COPY with explicit ids leaves the sequences behind
+            for table in ("org_unit", "user_account", "process_instance", "human_task"):
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
         conn.execute(text("ANALYZE"))
     return {"seconds": time.perf_counter() - started, "members": members, "groups": groups, "hot": hot,
             "user_ids": user_ids}
@@ -199,7 +202,7 @@ def _branch_sql(rt, user_id: int) -> str:
     with reading(rt.session_factory) as session:
         role, unit = session.execute(select(RoleGrant.role, RoleGrant.org_unit_id).where(RoleGrant.user_id == user_id)).one()
     return (f"SELECT id, due_at FROM human_task WHERE role = '{role}' AND org_unit_id = {unit} AND state = 'ready' "
-            "AND assignee_id IS NULL AND (due_at, id) > ('1970-01-01', 0) ORDER BY due_at, id LIMIT 51")
+            "AND assignee_id IS NULL AND (due_at, id) > ('1970-01-02', 0) ORDER BY due_at, id LIMIT 51")
 
 
 # --- HTTP --------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, func, or_, select, tuple_
+from sqlalchemy import and_, bindparam, func, literal_column, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from db.models import (
@@ -138,14 +138,18 @@ def _branches(session: Session, user_id: int, now: datetime) -> list[_Branch]:
     return branches
 
 
+# 'ready' as a literal, not a bound value: only then may SQLite and PostgreSQL use the partial
+# indexes (WHERE state = 'ready' …) whose order is the list's order.
+_READY = HumanTask.state == literal_column("'ready'")
+
+
 def _branch_where(kind: str) -> tuple:
-    ready = HumanTask.state == "ready"
     if kind == "assigned":
-        return HumanTask.assignee_id == bindparam("who"), ready
+        return HumanTask.assignee_id == bindparam("who"), _READY
     if kind == "delegate":
-        return HumanTask.delegate_id == bindparam("who"), ready
-    return (HumanTask.role == bindparam("role"), HumanTask.org_unit_id == bindparam("unit"), ready,
-            HumanTask.assignee_id.is_(None))
+        return HumanTask.delegate_id == bindparam("who"), _READY
+    return HumanTask.role == bindparam("role"), HumanTask.org_unit_id == bindparam("unit"), _READY, \
+        HumanTask.assignee_id.is_(None)
 
 
 def _residual_where(shape: tuple[str, ...]) -> list:

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime
@@ -63,10 +63,15 @@ class HumanTask(Base):
         Index("ix_human_task_assignee", "assignee_id", "state"),
         Index("ix_human_task_reminders", "state", "remind_at"),
         Index("ix_human_task_overdue", "state", "due_at"),
-        # The inbox's keyset pages (issue 8): each 待办 branch is one range scan in deadline order.
-        Index("ix_human_task_inbox_assignee", "assignee_id", "state", "due_at", "id"),
-        Index("ix_human_task_inbox_group", "role", "org_unit_id", "state", "assignee_id", "due_at", "id"),
-        Index("ix_human_task_inbox_delegate", "delegate_id", "state", "due_at", "id"),
+        # The inbox's keyset pages (issue 8): each 待办 branch is one range scan in deadline order,
+        # over open rows only (partial indexes: completed rows, the vast majority, are not in them).
+        Index("ix_human_task_inbox_assignee", "assignee_id", "due_at", "id",
+              sqlite_where=text("state = 'ready'"), postgresql_where=text("state = 'ready'")),
+        Index("ix_human_task_inbox_group", "role", "org_unit_id", "due_at", "id",
+              sqlite_where=text("state = 'ready' AND assignee_id IS NULL"),
+              postgresql_where=text("state = 'ready' AND assignee_id IS NULL")),
+        Index("ix_human_task_inbox_delegate", "delegate_id", "due_at", "id",
+              sqlite_where=text("state = 'ready'"), postgresql_where=text("state = 'ready'")),
         Index("ix_human_task_done", "completed_by_id", "completed_at", "id"),
         Index("ix_human_task_acted", "acted_by_id", "completed_at", "id"),
     )

@@ -118,9 +118,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('acted_by_id', sa.Integer(), nullable=True))
         batch_op.create_index('ix_human_task_acted', ['acted_by_id', 'completed_at', 'id'], unique=False)
         batch_op.create_index('ix_human_task_done', ['completed_by_id', 'completed_at', 'id'], unique=False)
-        batch_op.create_index('ix_human_task_inbox_assignee', ['assignee_id', 'state', 'due_at', 'id'], unique=False)
-        batch_op.create_index('ix_human_task_inbox_delegate', ['delegate_id', 'state', 'due_at', 'id'], unique=False)
-        batch_op.create_index('ix_human_task_inbox_group', ['role', 'org_unit_id', 'state', 'assignee_id', 'due_at', 'id'], unique=False)
+        batch_op.create_index('ix_human_task_inbox_assignee', ['assignee_id', 'due_at', 'id'], unique=False,
+                              sqlite_where=sa.text("state = 'ready'"), postgresql_where=sa.text("state = 'ready'"))
+        batch_op.create_index('ix_human_task_inbox_delegate', ['delegate_id', 'due_at', 'id'], unique=False,
+                              sqlite_where=sa.text("state = 'ready'"), postgresql_where=sa.text("state = 'ready'"))
+        batch_op.create_index('ix_human_task_inbox_group', ['role', 'org_unit_id', 'due_at', 'id'], unique=False,
+                              sqlite_where=sa.text("state = 'ready' AND assignee_id IS NULL"),
+                              postgresql_where=sa.text("state = 'ready' AND assignee_id IS NULL"))
         batch_op.create_foreign_key(batch_op.f('fk_human_task_request_unit_id_org_unit'), 'org_unit', ['request_unit_id'], ['id'])
         batch_op.create_foreign_key(batch_op.f('fk_human_task_added_by_id_user_account'), 'user_account', ['added_by_id'], ['id'])
         batch_op.create_foreign_key(batch_op.f('fk_human_task_delegate_id_user_account'), 'user_account', ['delegate_id'], ['id'])
