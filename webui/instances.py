@@ -3,8 +3,9 @@ item under review, copying it to a reader, and the printable approval record (�
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
-from db.models import User
+from db.models import TaskCopy, User
 from db.session import reading, transaction
 from engine import Actor, InvalidInput, cancel_instance, inbox, oa_actions, queries
 from engine.attachments import attachments_of, open_attachment
@@ -48,7 +49,10 @@ def render_instance(instance_id: int, status: int = 200):
         progress = instance_progress(rt, session, instance_id, user)
         html = render_template("instances/show.html", page=page, files=attachments_of(session, instance_id),
                                progress=progress)
-    if status == 200:
+        unread = session.scalar(select(TaskCopy.id).where(TaskCopy.to_user_id == current_user.id,
+                                                          TaskCopy.instance_id == instance_id,
+                                                          TaskCopy.read_at.is_(None)).limit(1))
+    if status == 200 and unread is not None:
         with transaction(rt.session_factory) as session:  # 抄送我的: opening the item reads the copy
             inbox.mark_copies_read(session, current_user.id, instance_id, rt.clock.now())
     return html, status
