@@ -41,6 +41,8 @@ def init_app(app) -> None:
             logout_user()
             session.clear()
             flash(t("session.expired").format(n=minutes), "error")
+            if request.endpoint in ("auth.login", "static"):
+                return None  # on the way to the login page already
             target = request.full_path if request.method == "GET" else None
             return redirect(url_for("auth.login", next=target) if target else url_for("auth.login"))
         session[SEEN] = now
