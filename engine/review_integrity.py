@@ -163,17 +163,24 @@ def edit_content(rt, actor, instance_id: int, *, title: str, body: str, reason: 
                      opinion=reason, client_addr=actor.client_addr,
                      data={"from_version": before.number, "to_version": after.number, "from_sha256": before.sha256,
                            "to_sha256": after.sha256, "voided": [s.id for s in voided]})
-        if voided:
-            first = session.get(HumanTask, voided[0].task_id)
+        # Back to the first step that approved and has completed; an approval given inside the
+        # step open now (a 加签 signer's) only needs voiding: that step has not moved on yet.
+        first = next((task for task in (session.get(HumanTask, s.task_id) for s in voided)
+                      if task is not None and task.state == "completed"), None)
+        if first is not None:
             reopen(rt, session, loaded, first.spiff_task_id)
+        else:
+            for task in open_tasks:  # 后加签: the owner's approval is void, so the step is theirs again
+                if task.added_by_id is not None and any(s.task_id == task.id for s in voided):
+                    task.assignee_id, task.added_by_id = task.added_by_id, None
+            session.flush()
+            instances.save(rt, session, loaded)
+        if voided:
             from .notifications import notify
 
             notify(rt, session, [s.user_id for s in voided], kind="voided", title=f"审核意见已作废：{row.title}",
                    body=f"编辑修改了“{row.title}”（理由：{reason}），您此前的审核意见已作废，稿件将重新审核。",
                    instance_id=row.id)
-        else:
-            session.flush()
-            instances.save(rt, session, loaded)
         session.execute(update(HumanTask).where(HumanTask.instance_id == row.id, HumanTask.state == "ready")
                         .values(title=row.title))
         return len(voided)

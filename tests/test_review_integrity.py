@@ -140,3 +140,19 @@ def test_a_change_made_outside_the_edit_path_stops_the_next_approval(sqlite_rt, 
     with pytest.raises(ConflictError, match="审核意见与现在的内容不一致"):
         complete_task(rt, task_id(rt, iid, "sign"), users["wangwu"], outcome="pass", opinion="签发")
     assert item_of(rt, iid).status == "in_review"
+
+
+def test_an_edit_voids_a_signers_approval_given_inside_the_open_step(sqlite_rt, sqlite_users):
+    """后加签: 李四 approved and handed the review to 赵六; the edit voids 李四's approval and gives
+    the step back to him; 前加签 works the same way without moving the step."""
+    from engine.oa_actions import add_signer_after
+
+    rt, users = sqlite_rt, sqlite_users
+    iid = submit(rt, users["zhangsan"])
+    review = task_id(rt, iid, "review")
+    add_signer_after(rt, review, users["lisi"], to_user_id=users["zhaoliu"].user_id, opinion="同意，请赵局长定")
+    assert edit_content(rt, users["zhangsan"], iid, title="关于开展校园安全检查的通知", body="改过的正文",
+                        reason="补充") == 1
+    assert task_row(rt, review).state == "ready"
+    assert (task_row(rt, review).assignee_id, task_row(rt, review).added_by_id) == (users["lisi"].user_id, None)
+    assert [s.voided_at is not None for s in _sign_offs(rt, iid)] == [True]
