@@ -42,6 +42,7 @@ bench: install
 	$(BIN)/python bench/calendar.py
 	$(BIN)/python bench/timers.py
 	$(BIN)/python bench/audit.py
+	$(BIN)/python bench/inbox.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache frontend/node_modules webui/static/dist

@@ -4,7 +4,7 @@ the migration that chains rows written before the chain existed, and the benchma
 An event's hash is SHA-256 over the UTF-8 bytes of one compact JSON array:
 
     ["GF1", id, occurred_at, actor_id, actor_name, role, org_unit_id, action, instance_id,
-     task_id, task_name, opinion, data, client_addr, prev_hash]
+     task_id, task_name, opinion, data, client_addr, on_behalf_of_id, prev_hash]
 
 - `occurred_at` is UTC written as `YYYY-MM-DD HH:MM:SS.ffffff` (microseconds always present);
 - `data` is the JSON value with object keys sorted (as stored and read back, so integer keys
@@ -24,7 +24,7 @@ from hashlib import sha256
 VERSION = "GF1"
 GENESIS = "0" * 64
 FIELDS = ("id", "occurred_at", "actor_id", "actor_name", "role", "org_unit_id", "action", "instance_id",
-          "task_id", "task_name", "opinion", "data", "client_addr")
+          "task_id", "task_name", "opinion", "data", "client_addr", "on_behalf_of_id")
 
 canonical_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
 
@@ -47,7 +47,8 @@ def event_hash(event: dict, prev_hash: str) -> str:
     """The hash of one event (a mapping with FIELDS), chained to `prev_hash`."""
     return row_hash((event["id"], event["occurred_at"], event["actor_id"], event["actor_name"], event["role"],
                      event["org_unit_id"], event["action"], event["instance_id"], event["task_id"],
-                     event["task_name"], event["opinion"], event["data"], event["client_addr"]), prev_hash)
+                     event["task_name"], event["opinion"], event["data"], event["client_addr"],
+                     event.get("on_behalf_of_id")), prev_hash)
 
 
 def row_hash(row: tuple, prev_hash: str) -> str:

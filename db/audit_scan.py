@@ -10,7 +10,7 @@ from hashlib import sha256
 from .audit_hash import VERSION, canonical_json, canonical_time
 
 COLUMNS = ("id, occurred_at, actor_id, actor_name, role, org_unit_id, action, instance_id, task_id, task_name, "
-           "opinion, data, client_addr, prev_hash, hash")
+           "opinion, data, client_addr, on_behalf_of_id, prev_hash, hash")
 BATCH = 20_000
 
 
@@ -35,7 +35,7 @@ def scan(conn, low: int, high: int):
     loads, encode, digest, version, stamp = json.loads, canonical_json, sha256, VERSION, canonical_time
     checked, first, prev, prev_id = 0, None, None, None
     for row in rows_between(conn, low, high):
-        event_id, stored_prev, stored_hash = row[0], row[13], row[14]
+        event_id, stored_prev, stored_hash = row[0], row[14], row[15]
         if first is None:
             first = (event_id, stored_prev)
         elif stored_prev != prev:
@@ -45,7 +45,7 @@ def scan(conn, low: int, high: int):
             data = loads(data)
         at = row[1]
         canonical = encode([version, event_id, at if type(at) is str else stamp(at), row[2], row[3], row[4], row[5],
-                            row[6], row[7], row[8], row[9], row[10], data, row[12], stored_prev])
+                            row[6], row[7], row[8], row[9], row[10], data, row[12], row[13], stored_prev])
         if digest(canonical.encode("utf-8", "surrogatepass")).hexdigest() != stored_hash:
             return checked, first, (prev_id, prev), (event_id, "hash")
         prev, prev_id = stored_hash, event_id

@@ -54,6 +54,12 @@ class Prepared:
                 processors[name] = processor
             if not bind.required and bind.callable is None:
                 defaults[name] = bind.value
+        # Columns with a Python-side default the statement does not set (INSERT … urge_count=0).
+        for column in (*result.insert_prefetch, *result.update_prefetch):
+            default = column.onupdate if column in result.update_prefetch else column.default
+            if default is None or not default.is_scalar:
+                raise ValueError(f"column {column.key} has a default that cannot be prepared")
+            defaults[column.key] = default.arg
         # A SELECT's columns, or what an INSERT/UPDATE … RETURNING gives back.
         returned = list(self.statement.exported_columns)
         result_processors = tuple(column.type._cached_result_processor(dialect, None)

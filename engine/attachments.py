@@ -20,7 +20,7 @@ from db.session import reading, transaction
 
 from . import audit
 from .commands import Actor, _authorize, _ready_task, load_actor
-from .exceptions import Forbidden, InvalidInput, NotFound
+from .exceptions import InvalidInput, NotFound
 
 MAX_BYTES = 10 * 1024 * 1024
 ALLOWED = {"pdf": "application/pdf", "ofd": "application/ofd", "jpg": "image/jpeg", "jpeg": "image/jpeg",
@@ -58,7 +58,7 @@ def add_attachment(rt, actor: Actor, task_id: int, filename: str, data: bytes) -
         partial.write_bytes(data)
         partial.replace(target)
     with transaction(rt.session_factory) as session:
-        user = load_actor(session, actor)
+        user = load_actor(session, actor, rt.clock.now())
         task, _row = _ready_task(session, task_id)
         _authorize(session, user, task)
         now = rt.clock.now()
@@ -90,9 +90,9 @@ def open_attachment(rt, user_id: int, attachment_id: int) -> tuple[Attachment, P
         if row is None:
             raise NotFound("附件不存在。", "The attachment does not exist.")
         user = session.get(User, user_id)
-        if user is None or not user.active or not may_view_instance(session, user, session.get(ProcessInstance,
-                                                                                                row.instance_id)):
-            raise Forbidden("您无权查看此附件。", "You may not see this attachment.")
+        if user is None or not user.active or not may_view_instance(
+                session, user, session.get(ProcessInstance, row.instance_id), rt.clock.now()):
+            raise NotFound("附件不存在或您无权查看。", "The attachment does not exist or is not yours to see.")
         path = files_dir(rt) / row.sha256[:2] / row.sha256
         if not path.exists():
             raise NotFound("附件文件已丢失，请联系管理员。", "The attachment's file is missing.")

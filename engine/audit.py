@@ -28,7 +28,7 @@ from db.session import before_commit
 
 STAGED = "govflow.audit_staged"
 EVENT_COLUMNS = ("id", "occurred_at", "actor_id", "actor_name", "role", "org_unit_id", "action", "instance_id",
-                 "task_id", "task_name", "opinion", "data", "client_addr", "prev_hash", "hash")
+                 "task_id", "task_name", "opinion", "data", "client_addr", "on_behalf_of_id", "prev_hash", "hash")
 _INSERT_EVENTS = Prepared(insert(AuditEvent).inline(), columns=EVENT_COLUMNS)
 # pg_advisory_xact_lock key of the chain's tail ('GOVAUDIT' as 8 bytes).
 CHAIN_LOCK_KEY = int.from_bytes(b"GOVAUDIT", "big") & 0x7FFF_FFFF_FFFF_FFFF
@@ -55,7 +55,7 @@ def record(session: Session, *, now: datetime, action: str, actor: User | None =
         "org_unit_id": org_unit_id if org_unit_id is not None else (actor.org_unit_id if actor else None),
         "action": action, "instance_id": instance_id, "task_id": task.id if task else None,
         "task_name": task.name if task else None, "opinion": opinion or None, "data": data,
-        "client_addr": client_addr,
+        "client_addr": client_addr, "on_behalf_of_id": None,  # a stand-in's command fills it (engine/stand_ins.py)
     }
     staged = session.info.get(STAGED)
     if staged is None:

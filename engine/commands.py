@@ -30,6 +30,8 @@ class Actor:
 
     user_id: int
     client_addr: str | None = None
+    # 委托/代理: the user acts as the stand-in of this person (engine/stand_ins.py checks it).
+    on_behalf_of: int | None = None
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,16 @@ _CLAIM = Prepared(update(HumanTask).where(HumanTask.id == bindparam("task_id")).
     assignee_id=bindparam("user_id"), claimed_at=bindparam("now")))
 
 
-def load_actor(session: Session, actor: Actor) -> ActingUser:
-    """The active user behind `actor`; Forbidden for an unknown or deactivated one."""
+def load_actor(session: Session, actor: Actor, now=None) -> ActingUser:
+    """The active user behind `actor`; Forbidden for an unknown or deactivated one.
+
+    For a stand-in (委托), the person they stand in for, once the stand-in is checked at `now`
+    (commands that do not pass `now` cannot be run by a stand-in).
+    """
+    if actor.on_behalf_of is not None:
+        from .stand_ins import enter_stand_in
+
+        return enter_stand_in(session, actor, now)
     found = _ACTOR.first(session, {"user_id": actor.user_id})
     if found is None or not found[4]:
         raise Forbidden("用户不存在或已停用。", "The user does not exist or has been deactivated.")
@@ -142,6 +152,13 @@ def _ready_task(session: Session, task_id: int) -> tuple[instances.TaskRow, inst
     return task, row
 
 
+def lock_ready_task(session: Session, task_id: int) -> tuple[HumanTask, ProcessInstance]:
+    """The mapped rows of a ready task, locked and checked as `_ready_task` does, for the commands
+    that change the inbox row itself through the ORM (转办, 委派, 加签, 催办 in engine/oa_actions.py)."""
+    task, row = _ready_task(session, task_id)
+    return session.get(HumanTask, task.id), session.get(ProcessInstance, row.id)
+
+
 def _authorize(session: Session, user, task) -> None:
     if task.assignee_id is not None and task.assignee_id != user.id:
         holder = session.get(User, task.assignee_id)
@@ -156,7 +173,7 @@ def _authorize(session: Session, user, task) -> None:
 def claim_task(rt, task_id: int, actor: Actor) -> None:
     """Take a group task so that only the actor sees and works it."""
     with transaction(rt.session_factory) as session:
-        user = load_actor(session, actor)
+        user = load_actor(session, actor, rt.clock.now())
         task, _row = _ready_task(session, task_id)
         _authorize(session, user, task)
         if task.assignee_id == user.id:
@@ -174,7 +191,7 @@ def complete_task(rt, task_id: int, actor: Actor, *, outcome: str, opinion: str 
     form = dict(form or {})
     refuse_typename(form)
     with transaction(rt.session_factory) as session:
-        user = load_actor(session, actor)
+        user = load_actor(session, actor, rt.clock.now())
         task, row = _ready_task(session, task_id)
         _authorize(session, user, task)
         # Only now, with the lock held and the actor allowed, pay for rebuilding the workflow.
@@ -204,6 +221,8 @@ def complete_task(rt, task_id: int, actor: Actor, *, outcome: str, opinion: str 
         audit.record(session, now=now, action="complete", actor=user, role=task.role, instance_id=task.instance_id,
                      task=task, opinion=opinion, client_addr=actor.client_addr,
                      data={"outcome": outcome, "outcome_label": chosen["label"], **({"form": values} if values else {})})
+        for hook in rt.on_complete:  # e.g. binding the sign-off to the content version (issue 8)
+            hook(rt, session, row, task, user, outcome)
         instances.save(rt, session, loaded)
 
 

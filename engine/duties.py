@@ -15,22 +15,36 @@ from db.prepared import Prepared
 
 from .exceptions import SeparationOfDutiesViolation
 
-ACTING = ("start", "complete")
+# A 加签 signer's approval (countersign) is an act in the lane too (issue 8).
+ACTING = ("start", "complete", "countersign")
 
 
 _ROLES_ACTED = Prepared(select(AuditEvent.role).distinct().where(
-    AuditEvent.instance_id == bindparam("instance_id"), AuditEvent.actor_id == bindparam("user_id"),
+    AuditEvent.instance_id == bindparam("instance_id"),
+    or_(AuditEvent.actor_id == bindparam("user_id"), AuditEvent.on_behalf_of_id == bindparam("user_id")),
     or_(*(AuditEvent.action == action for action in ACTING))))
 
 
 def roles_acted(session: Session, instance_id: int, user: User) -> set[str]:
-    """The lanes `user` has acted in on this item (its audit trail says)."""
+    """The lanes `user` has acted in on this item (its audit trail says); a stand-in's act (委托)
+    counts for both who clicked and whom they stood in for."""
     rows = _ROLES_ACTED.all(session, {"instance_id": instance_id, "user_id": user.id})
     return {role for (role,) in rows if role}
 
 
 def check_separation_of_duties(session: Session, instance_id: int, user: User, role: str) -> None:
-    """REV-3: refuse `user` acting as `role` if they already acted in another lane of this item."""
+    """REV-3: refuse `user` acting as `role` if they already acted in another lane of this item.
+
+    When a stand-in acts for `user` (委托), the stand-in is held to the same rule."""
+    from .stand_ins import current_deputy
+
+    deputy = current_deputy(session)
+    if deputy is not None and deputy.id != user.id:
+        _check_one(session, instance_id, deputy, role)
+    _check_one(session, instance_id, user, role)
+
+
+def _check_one(session: Session, instance_id: int, user: User, role: str) -> None:
     other = sorted(roles_acted(session, instance_id, user) - {role})
     if other:
         before = "、".join(f"“{ROLES.get(r, r)}”" for r in other)

@@ -29,9 +29,11 @@ from .calendar import calendar_for
 from .deadlines import DeadlineRecorder
 from .exceptions import ConflictError, HandlerFailed, NotFound
 from .expressions import SafeScriptEngine
+from .multi_instance import lane_functions
 from .notifications import reminder_instant
 from .serialization import dump_workflow, load_workflow
 from .specs import CompiledDefinition
+from .task_columns import fill_task_columns
 from .timers import next_due, waiting_timers
 
 
@@ -105,7 +107,9 @@ _CANCEL_TASKS = (update(HumanTask).where(HumanTask.id.in_(bindparam("ids", expan
 _CHANGE_DUE = update(HumanTask).where(HumanTask.id == bindparam("task_id")).values(
     due_at=bindparam("due"), remind_at=bindparam("remind"))
 NEW_TASK_COLUMNS = ("instance_id", "spiff_task_id", "bpmn_id", "name", "role", "org_unit_id", "assignee_id",
-                    "state", "form_key", "created_at", "due_at", "remind_at")
+                    "state", "form_key", "created_at", "due_at", "remind_at",
+                    # copied from the instance for the inbox's filters (engine/task_columns.py)
+                    "process_key", "title", "business_key", "request_unit_id", "asset_id")
 _INSERT_TASKS = Prepared(insert(HumanTask).inline(), columns=NEW_TASK_COLUMNS)
 _FINISH_TASK = Prepared(update(HumanTask).where(HumanTask.id == bindparam("task_id"))
                         .values(state="completed", completed_at=bindparam("now"), completed_by_id=bindparam("user_id"),
@@ -148,7 +152,8 @@ def script_engine(rt, session: Session, row: InstanceRow) -> SafeScriptEngine:
     # `now` (alias `start`) is the command's clock time: a timer reads add_working_days(start, 5).
     recorder = DeadlineRecorder(lambda: calendar_for(session, rt.roll_calendar_days))
     instant = rt.clock.now().isoformat()
-    functions = {**recorder.functions(), "now": instant, "start": instant, "policy": dict(rt.policy.values)}
+    functions = {**recorder.functions(), "now": instant, "start": instant, "policy": dict(rt.policy.values),
+                 **lane_functions(session, row)}  # 会签/或签 cardinality (engine/multi_instance.py)
     return SafeScriptEngine(functions=functions, service_caller=call_service, recorder=recorder)
 
 
@@ -300,7 +305,9 @@ def sync_human_tasks(rt, session: Session, row: InstanceRow, info: dict, workflo
         values["due_at"] = due
         values["remind_at"] = reminder(due, now) if due is not None else None
         new_rows.append(values)
-    _INSERT_TASKS.execute_many(session, new_rows)
+    if new_rows:
+        fill_task_columns(rt, session, row, info, ready, new_rows)  # inbox listing columns, 会签 members
+        _INSERT_TASKS.execute_many(session, new_rows)
 
 
 def _new_human_task(session, row, spiff_id, bpmn_id, task_info, now) -> dict:

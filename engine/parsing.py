@@ -19,6 +19,8 @@ from .calendar import CalendarNotCovered
 from .exceptions import DeploymentRejected, ExpressionFailed, ExpressionRejected
 from .expressions import check_expression, evaluate_expression
 from .functions import EXPRESSION_FUNCTIONS
+from .multi_instance import FUNCTION_NAMES as LANE_FUNCTION_NAMES
+from .multi_instance import check_multi_instance
 from .policy import DEFAULT_VALUES
 
 MAX_BYTES = 1_000_000
@@ -245,7 +247,7 @@ def _lane_roles(process, roles: dict[str, str], report) -> dict[str, str]:
 
 
 def _check_expressions(root, report) -> None:
-    names = set(EXPRESSION_FUNCTIONS)
+    names = set(EXPRESSION_FUNCTIONS) | LANE_FUNCTION_NAMES
     for element in root.iter():
         if not isinstance(element.tag, str):
             continue
@@ -307,6 +309,12 @@ def _collect_tasks(process, lane_roles, handlers: set[str], diagram: ParsedDiagr
         if not isinstance(element.tag, str) or etree.QName(element).namespace != BPMN_NS:
             continue
         local, node_id = etree.QName(element).localname, element.get("id")
+        if local in ("multiInstanceLoopCharacteristics", "standardLoopCharacteristics") and etree.QName(
+                element.getparent()).localname not in ("userTask", "manualTask"):
+            owner = _owner_id(element)
+            report(_reject(f"元素 {owner} 不是用户任务，不能设置多实例或循环。",
+                           f"Element {owner} is not a user task and cannot be multi-instance or loop.", element_id=owner))
+            continue
         if local == "startEvent" and element.getparent() is process:
             if node_id not in lane_roles:
                 report(_reject(f"开始事件 {node_id} 不在任何泳道中，无法确定谁可以发起流程。",
@@ -355,8 +363,20 @@ def _user_task_info(element, role: str) -> dict:
     if assignee not in (None, "starter"):
         raise _reject(f"用户任务 {node_id} 的 assignee 只能是 starter。",
                       f"User task {node_id}: assignee may only be \"starter\".", element_id=node_id)
-    return {"name": element.get("name") or node_id, "role": role, "outcomes": outcomes,
+    info = {"name": element.get("name") or node_id, "role": role, "outcomes": outcomes,
             "form": props.get("form") or None, "assignee": assignee}
+    characteristics = element.find("bpmn:multiInstanceLoopCharacteristics", NS)
+    if characteristics is not None:  # 会签/或签 (engine/multi_instance.py)
+        if assignee:
+            raise _reject(f"用户任务 {node_id} 是会签/或签，不能同时指定 assignee。",
+                          f"User task {node_id} is a multi-instance task and cannot name an assignee.", element_id=node_id)
+        info["multi"] = check_multi_instance(
+            element, characteristics, role,
+            lambda zh, en: _reject(f"用户任务 {node_id}：{zh}", f"User task {node_id}: {en}", element_id=node_id))
+    if element.find("bpmn:standardLoopCharacteristics", NS) is not None:
+        raise _reject(f"用户任务 {node_id} 不能设置循环（standardLoopCharacteristics）。",
+                      f"User task {node_id} may not loop (standardLoopCharacteristics).", element_id=node_id)
+    return info
 
 
 def _check_reachable(process, report) -> None:

@@ -31,7 +31,7 @@ def instance_progress(rt, session: Session, instance_id: int, user: User) -> Dia
     from .queries import may_view_instance
 
     row = session.get(ProcessInstance, instance_id)
-    if row is None or not may_view_instance(session, user, row):
+    if row is None or not may_view_instance(session, user, row, rt.clock.now()):
         raise NotFound(f"事项 {instance_id} 不存在或您无权查看。", f"Item {instance_id} does not exist or is not yours to see.")
     definition = rt.definitions.get(session, row.definition_id)
     workflow = load_workflow(row.state, definition.spec, definition.subprocess_specs)

@@ -24,8 +24,7 @@ from db.models import (
     User,
 )
 
-from .assignment import holds_role_at_or_above, may_work
-from .duties import check_separation_of_duties
+from .assignment import holds_role_at_or_above
 from .exceptions import Forbidden, GovFlowError, NotFound
 from .forms import FORMS, REASON_REQUIRED
 
@@ -46,6 +45,14 @@ ACTION_LABELS = {"start": ("发起", "started"), "claim": ("签收", "claimed"),
 ACTION_LABELS.update({"forward": ("转办", "forwarded"), "assign": ("指定专人", "assigned"),
                       "duty_set": ("排班", "rostered"), "duty_reading": ("值班读网", "duty reading"),
                       "interaction_recorded": ("登记互动功能", "interaction functions recorded")})
+# The inbox's OA actions and review integrity (issue 8).
+ACTION_LABELS.update({
+    "release": ("退回组内", "released"), "transfer": ("转办", "transferred"), "delegate": ("委派", "delegated"),
+    "delegate_resolve": ("委派办理并交回", "gave back"), "add_signer_before": ("前加签", "added a signer before"),
+    "countersign": ("加签", "countersigned"), "withdraw": ("撤回", "withdrew"), "cc": ("抄送", "copied"),
+    "urge": ("催办", "urged"), "content_edit": ("修改稿件", "changed the item"),
+    "approvals_voided": ("审核意见作废", "approvals voided"), "attachment": ("上传附件", "attached a file"),
+})
 PAGE_SIZE = 50
 
 
@@ -93,6 +100,8 @@ class TaskPage:
     unit_name: str = ""
     starter_name: str = ""
     outcome_label: str | None = None
+    access: object = None  # engine.access.TaskAccess: work, deputy, delegate
+    multi: str | None = None  # 会签 (all) / 或签 (any)
 
 
 def _candidate_clause(user_id: int):
@@ -154,9 +163,14 @@ def history(session: Session, instance_id: int) -> list[HistoryRow]:
     for event in session.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance_id)
                                  .order_by(AuditEvent.id)):
         data = event.data or {}
+        label = data.get("outcome_label")
+        if data.get("to_name"):
+            label = " → ".join(filter(None, (label, data["to_name"])))  # 转办/委派/加签 to whom
+        elif data.get("to_names"):
+            label = "→ " + "、".join(data["to_names"])  # 抄送
         rows.append(HistoryRow(at=event.occurred_at, actor=event.actor_name, role=event.role,
                                action=event.action, task_name=event.task_name,
-                               outcome_label=data.get("outcome_label"), opinion=event.opinion))
+                               outcome_label=label, opinion=event.opinion))
     return rows
 
 
@@ -165,12 +179,17 @@ def _content(session: Session, instance: ProcessInstance) -> ContentItem | None:
     return session.get(ContentItem, int(ident)) if kind == "content" and ident.isdigit() else None
 
 
-def task_page(session: Session, task_id: int, user: User) -> TaskPage:
-    """Everything the task page shows; Forbidden unless the user may work the task."""
+def task_page(session: Session, task_id: int, user: User, now: datetime | None = None) -> TaskPage:
+    """Everything the task page shows, for whoever may work it (or hold it as a stand-in or
+    delegate). Someone who may see the item gets Forbidden; anyone else NotFound (no 403 leak)."""
+    from .access import task_access
+    from .duties import _check_one
+
     task = session.get(HumanTask, task_id)
-    if task is None:
-        raise NotFound(f"任务 {task_id} 不存在。", f"Task {task_id} does not exist.")
-    if not may_work(session, user, task):
+    access = task_access(session, user, task, now) if task is not None else None
+    if access is None:
+        raise NotFound(f"任务 {task_id} 不存在或您无权查看。", f"Task {task_id} does not exist or is not yours to see.")
+    if access.mode == "view":
         raise Forbidden(f"您不是“{task.name}”的办理人，无权查看或办理此任务。",
                         f"You are not a holder of \"{task.name}\" and may not see or work it.")
     instance = session.get(ProcessInstance, task.instance_id)
@@ -182,35 +201,34 @@ def task_page(session: Session, task_id: int, user: User) -> TaskPage:
                     reason_required=[o["key"] for o in info["outcomes"] if o["key"] in REASON_REQUIRED],
                     unit_name=session.get(OrgUnit, instance.org_unit_id).name,
                     starter_name=session.get(User, instance.started_by_id).real_name)
+    page.access, page.multi = access, info.get("multi")
     if task.form_key and task.state == "ready":
         form = FORMS[task.form_key]
         page.form_fields, page.form_values = form.fields, form.prefill(session, instance)
     if task.state == "ready":
+        # REV-3 said before anyone tries: for a stand-in, both they and their principal.
+        acting = [user] if access.mode != "deputy" else [session.get(User, access.principal_id), user]
         try:
-            check_separation_of_duties(session, instance.id, user, task.role)
+            for person in acting:
+                _check_one(session, instance.id, person, task.role)
         except Forbidden as refusal:
             page.refusal = refusal
     return page
 
 
-def may_view_instance(session: Session, user: User, instance: ProcessInstance) -> bool:
-    """Participants (starter, anyone who acted, current candidates), auditors and admins."""
-    if instance.started_by_id == user.id:
-        return True
-    if session.scalar(select(exists().where(RoleGrant.user_id == user.id, RoleGrant.role.in_(("auditor", "admin"))))):
-        return True
-    if session.scalar(select(exists().where(AuditEvent.instance_id == instance.id, AuditEvent.actor_id == user.id))):
-        return True
-    return any(may_work(session, user, t) for t in session.scalars(
-        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state == "ready")))
+def may_view_instance(session: Session, user: User, instance: ProcessInstance, now: datetime | None = None) -> bool:
+    """Participants, copy readers and the right org scope (engine/access.py); `now` lets a
+    stand-in (委托) see what their principal is in."""
+    from .access import may_view
+
+    return may_view(session, user, instance, now)
 
 
-def instance_page(session: Session, instance_id: int, user: User) -> dict:
+def instance_page(session: Session, instance_id: int, user: User, now: datetime | None = None) -> dict:
     instance = session.get(ProcessInstance, instance_id)
-    if instance is None:
-        raise NotFound(f"事项 {instance_id} 不存在。", f"Item {instance_id} does not exist.")
-    if not may_view_instance(session, user, instance):
-        raise Forbidden("您无权查看此事项。", "You may not see this item.")
+    if instance is None or not may_view_instance(session, user, instance, now):
+        # Not 403: whether another unit's item exists is itself not to be told.
+        raise NotFound(f"事项 {instance_id} 不存在或您无权查看。", f"Item {instance_id} does not exist or is not yours to see.")
     content = _content(session, instance)
     open_tasks = list(session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id,
                                                               HumanTask.state == "ready")))

@@ -31,6 +31,8 @@ class Runtime:
     # Business-object hooks by business-key prefix ("content:12" → "content"), run in the
     # cancelling command's transaction so the object and the instance end together.
     on_cancel: dict[str, Callable[[Session, ProcessInstance], None]] = field(default_factory=dict)
+    # Run inside complete_task's transaction after the task completed: (rt, session, instance, task, user, outcome).
+    on_complete: list[Callable] = field(default_factory=list)
     # Policy: roll a calendar-day deadline that falls on a rest day to the next working day.
     roll_calendar_days: bool = False
     # Where uploaded attachments are kept (outside the web root).
@@ -71,11 +73,14 @@ def make_runtime(database_url: str | None = None, clock: Clock | None = None) ->
     """
     from .content import on_content_cancelled
     from .messages import on_message_cancelled
+    from .review_integrity import record_sign_off
+    from .stand_ins import record_stand_in_completion
 
     clock = clock or Clock()
     install_clock(clock)
     rt = Runtime(session_factory=make_session_factory(make_engine(database_url)), clock=clock,
                  on_cancel={"content": on_content_cancelled, "message": on_message_cancelled},
+                 on_complete=[record_stand_in_completion, record_sign_off],
                  roll_calendar_days=os.environ.get("GOVFLOW_ROLL_CALENDAR_DAYS", "") in ("1", "true", "yes"))
     if (os.environ.get("GOVFLOW_JOBS") or ("celery" if os.environ.get("GOVFLOW_BROKER_URL") else "")) == "celery":
         from .celery_app import app, send_service_job

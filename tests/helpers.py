@@ -72,3 +72,25 @@ def register_asset(rt, kind: str, name: str, *, unit: str = "区教育局", plat
         session.add(asset)
         session.flush()
         return asset.id
+
+
+def grant(rt, username: str, role: str, unit: str = "区教育局") -> None:
+    """Give a demo user one more role (test data; granting roles is the admin console's business)."""
+    from db.models import OrgUnit, RoleGrant, User
+    from db.session import transaction
+
+    with transaction(rt.session_factory) as session:
+        user_id = session.scalar(select(User.id).where(User.username == username))
+        unit_id = session.scalar(select(OrgUnit.id).where(OrgUnit.name == unit))
+        session.add(RoleGrant(user_id=user_id, role=role, org_unit_id=unit_id))
+
+
+def events(rt, instance_id: int, action: str) -> list[AuditEvent]:
+    with reading(rt.session_factory) as session:
+        return list(session.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance_id,
+                                                             AuditEvent.action == action).order_by(AuditEvent.id)))
+
+
+def task_row(rt, task_id_: int) -> HumanTask:
+    with reading(rt.session_factory) as session:
+        return session.get(HumanTask, task_id_)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from db.models import AuditEvent
 from db.session import reading
-from engine import Forbidden, InvalidInput
+from engine import Forbidden, InvalidInput, NotFound
 from engine.attachments import MAX_BYTES, add_attachment, open_attachment
 from tests.helpers import submit, task_id
 
@@ -45,7 +45,7 @@ def test_only_who_may_work_the_step_uploads_and_only_who_may_see_the_item_downlo
     with pytest.raises(Forbidden):
         add_attachment(rt, users["huanglei"], task_id(rt, iid, "review"), "x.pdf", b"%PDF")
     attachment_id = add_attachment(rt, users["lisi"], task_id(rt, iid, "review"), "x.pdf", b"%PDF")
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # another unit's item: not even confirmed to exist
         open_attachment(rt, users["huanglei"].user_id, attachment_id)
 
 
@@ -65,4 +65,4 @@ def test_the_web_upload_and_download(client, auth, sqlite_rt, sqlite_users):
     assert download.headers["Content-Disposition"].startswith("attachment")
     auth.logout()
     auth.login("huanglei")
-    assert client.get(f"/instances/attachments/{link}").status_code == 403
+    assert client.get(f"/instances/attachments/{link}").status_code == 404

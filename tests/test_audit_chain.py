@@ -214,7 +214,7 @@ def test_govflow_audit_verify_prints_the_head_then_names_the_first_broken_event(
 
 
 def test_the_migration_chains_the_events_written_before_it(tmp_path):
-    """Rows from before revision 0010 get hashes in id order, and the trail then verifies."""
+    """Rows from before revision 0011 get hashes in id order, and the trail then verifies."""
     from alembic import command
 
     from db.migrate import alembic_config

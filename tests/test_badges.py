@@ -48,4 +48,5 @@ def test_the_inbox_shows_the_badge_with_the_exact_instant_on_hover(client, auth,
     html = client.get("/inbox/").get_data(as_text=True)
     assert "剩余 3 个工作日" in html and 'title="截止时间（北京时间） 2026-05-06 23:59:59"' in html
     sqlite_rt.clock.set(datetime(2026, 5, 8, 1, 0, tzinfo=UTC))
+    auth.login("lisi")  # nine days later: the idle session has long timed out
     assert "已超期 2 天" in client.get("/inbox/").get_data(as_text=True)

@@ -133,13 +133,17 @@ def test_a_user_outside_the_lane_gets_403_on_the_task_page_and_on_the_post(clien
         assert task.state == "ready" and task.assignee_id is None
 
 
-def test_an_editor_of_another_unit_cannot_see_the_item(client, auth, sqlite_rt):
+def test_an_editor_of_another_unit_cannot_see_the_item_and_is_not_told_it_exists(client, auth, sqlite_rt):
     _submit(auth)
     auth.login("huanglei")  # editor and reviewer, but of 某街道办事处
     assert "关于秋季开学的通知" not in client.get("/inbox/").get_data(as_text=True)
     with reading(sqlite_rt.session_factory) as session:
-        instance_id = session.scalar(select(HumanTask.instance_id))
-    assert client.get(f"/instances/{instance_id}").status_code == 403
+        instance_id, review = session.execute(select(HumanTask.instance_id, HumanTask.id)).one()
+    for url in (f"/instances/{instance_id}", f"/tasks/{review}", f"/instances/{instance_id}/diagram.bpmn"):
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert "关于秋季开学的通知" not in response.get_data(as_text=True)
+    assert client.get("/instances/999999").status_code == 404  # the same answer as for an item that does not exist
 
 
 def test_a_task_already_completed_by_someone_else_answers_409_naming_them(client, auth, sqlite_rt):

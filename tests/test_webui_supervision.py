@@ -62,6 +62,7 @@ def test_the_office_keeps_the_responsibility_table_and_units_record_updates(clie
     page = client.get("/supervision/").get_data(as_text=True)
     assert "区教育发布" in page and "某街道发布" not in page and f'data-testid="responsibility-{column}"' not in page
     sqlite_rt.clock.set(datetime.fromisoformat("2026-03-04T10:00:00+08:00"))
+    auth.login("zhangsan")  # two days later the idle session has timed out (GOVFLOW_SESSION_MINUTES)
     auth.post(f"/supervision/assets/{_asset_id(sqlite_rt, '区教育发布')}/updates",
               {"title": "开学第一课", "published_at": "2026-03-03T09:00"})
     so_far = re.findall(r'data-testid="so-far">(\d+)', client.get("/supervision/").get_data(as_text=True))

@@ -12,7 +12,8 @@ from db.models import CONTENT_STATUSES, ROLES
 from db.session import reading
 from engine import make_runtime, notifications
 from engine.clock import to_shanghai
-from engine.queries import ACTION_LABELS, todo_count
+from engine.inbox import copied_unread_count, todo_count
+from engine.queries import ACTION_LABELS
 
 from . import (
     account,
@@ -35,6 +36,8 @@ from . import (
 )
 from .config import from_environment
 from .i18n import current_lang, remember_lang, t
+from .session_timeout import init_app as init_session_timeout
+from .stand_ins import bp as stand_ins_bp
 
 csrf = CSRFProtect()
 
@@ -50,7 +53,7 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     auth.login_manager.init_app(app)
     for blueprint in (auth.bp, assets.bp, inbox.bp, tasks.bp, content.bp, instances.bp, workcalendar.bp, notices.bp,
-                      operations.bp, audit.bp, reports.bp, account.bp, *console.blueprints, errors.bp):
+                      operations.bp, audit.bp, reports.bp, account.bp, *console.blueprints, stand_ins_bp, errors.bp):
         app.register_blueprint(blueprint)
     for blueprint in (security.bp, supervision.bp, violations.bp):  # issue 7: security, supervision, violations
         app.register_blueprint(blueprint)
@@ -60,6 +63,7 @@ def create_app(config: dict | None = None) -> Flask:
         g.lang = current_lang()
 
     app.after_request(remember_lang)
+    init_session_timeout(app)
 
     @app.context_processor
     def template_helpers():
@@ -67,7 +71,14 @@ def create_app(config: dict | None = None) -> Flask:
             if not current_user.is_authenticated:
                 return 0
             with reading(runtime.session_factory) as session:
-                return todo_count(session, current_user.id)
+                return str(todo_count(session, current_user.id, runtime.clock.now()))
+
+        def copied_count():
+            if not current_user.is_authenticated:
+                return 0
+            with reading(runtime.session_factory) as session:
+                count = copied_unread_count(session, current_user.id)
+                return str(count) if count.value else 0
 
         def unread_count():
             if not current_user.is_authenticated:
@@ -76,7 +87,7 @@ def create_app(config: dict | None = None) -> Flask:
                 return notifications.unread_count(session, current_user.id)
 
         return {"t": t, "lang": lambda: g.get("lang", "zh"), "role_label": _role_label,
-                "action_label": _action_label, "nav_count": nav_count, "unread_count": unread_count, "status_label": _status_label}
+                "action_label": _action_label, "nav_count": nav_count, "unread_count": unread_count, "copied_count": copied_count, "status_label": _status_label}
 
     app.add_template_filter(_local_time, "local")
     app.add_template_filter(_local_seconds, "local_seconds")

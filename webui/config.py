@@ -28,4 +28,5 @@ def from_environment() -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "MAX_CONTENT_LENGTH": 11 * 1024 * 1024,  # attachments up to 10 MB
+        "GOVFLOW_SESSION_MINUTES": int(os.environ.get("GOVFLOW_SESSION_MINUTES") or 30),  # idle logout
     }

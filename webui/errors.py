@@ -42,6 +42,11 @@ def not_found(_err):
     return error_page(t("error.404"), 404)
 
 
+@bp.app_errorhandler(413)
+def too_large(_err):
+    return error_page(t("error.413"), 413)
+
+
 @bp.app_errorhandler(500)
 def internal_error(err):
     log.exception("unhandled error", exc_info=getattr(err, "original_exception", err))

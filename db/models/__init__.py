@@ -16,6 +16,7 @@ from .audit import AuditEvent
 from .base import Base, UTCDateTime
 from .calendar import OVERRIDE_KINDS, CalendarOverride
 from .content import CONTENT_MODES, CONTENT_STATUSES, TARGET_KINDS, ContentItem
+from .inbox import StandIn, TaskCopy
 from .jobs import NOTIFICATION_KINDS, Incident, Notification, ServiceJob
 from .operations import (
     MESSAGE_STATUSES,
@@ -27,6 +28,7 @@ from .operations import (
 )
 from .org import LEVELS, ROLES, OrgUnit, RoleGrant, User
 from .process import DEADLINE_RULES, Deadline, HumanTask, ProcessDefinition, ProcessInstance
+from .review import ContentVersion, SignOff
 from .supervision import (
     EVALUATION_GRADES,
     SECURITY_RECORD_KINDS,
@@ -50,4 +52,5 @@ __all__ = [
     "EVALUATION_GRADES", "SECURITY_RECORD_KINDS", "VENDOR_STATES", "Evaluation", "PeriodicItem", "PeriodicRun",
     "SecurityRecord", "UpdateRecord", "Vendor", "ViolationCircular", "ViolationCircularItem",
     "AccountLeak", "BackgroundCheck", "MediaCustody", "PasswordReset", "ProcessDraft",
+    "ContentVersion", "SignOff", "StandIn", "TaskCopy",
 ]

@@ -39,3 +39,5 @@ class AuditEvent(Base):
     # Chain: the previous event's hash (64 zeros for the first) and this event's own.
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # 委托: the actor acted as the stand-in of this person ("赵六 代 王五"); REV-3 counts both.
+    on_behalf_of_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)

@@ -46,7 +46,10 @@ class Incident(Base):
     resolution: Mapped[str | None] = mapped_column(Text)
 
 
-NOTIFICATION_KINDS = {"due_soon": "即将到期", "overdue": "已超期", "incident": "流程故障", "unheld": "无人可办"}
+NOTIFICATION_KINDS = {"due_soon": "即将到期", "overdue": "已超期", "incident": "流程故障", "unheld": "无人可办",
+                      # the inbox's OA actions (issue 8)
+                      "urge": "催办", "cc": "抄送", "transfer": "转办", "delegate": "委派/加签",
+                      "stand_in": "委托代理", "voided": "意见作废"}
 
 
 class Notification(Base):

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime
@@ -30,6 +30,8 @@ class ProcessDefinition(Base):
 
 class ProcessInstance(Base):
     __tablename__ = "process_instance"
+    # 我发起的: newest first, one range scan per person (issue 8).
+    __table_args__ = (Index("ix_process_instance_started_list", "started_by_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
@@ -63,6 +65,17 @@ class HumanTask(Base):
         Index("ix_human_task_assignee", "assignee_id", "state"),
         Index("ix_human_task_reminders", "state", "remind_at"),
         Index("ix_human_task_overdue", "state", "due_at"),
+        # The inbox's keyset pages (issue 8): each 待办 branch is one range scan in deadline order,
+        # over open rows only (partial indexes: completed rows, the vast majority, are not in them).
+        Index("ix_human_task_inbox_assignee", "assignee_id", "due_at", "id",
+              sqlite_where=text("state = 'ready'"), postgresql_where=text("state = 'ready'")),
+        Index("ix_human_task_inbox_group", "role", "org_unit_id", "due_at", "id",
+              sqlite_where=text("state = 'ready' AND assignee_id IS NULL"),
+              postgresql_where=text("state = 'ready' AND assignee_id IS NULL")),
+        Index("ix_human_task_inbox_delegate", "delegate_id", "due_at", "id",
+              sqlite_where=text("state = 'ready'"), postgresql_where=text("state = 'ready'")),
+        Index("ix_human_task_done", "completed_by_id", "completed_at", "id"),
+        Index("ix_human_task_acted", "acted_by_id", "completed_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -86,6 +99,21 @@ class HumanTask(Base):
     remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     overdue_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Copied from the instance when the row opens, so every inbox filter reads this table only.
+    process_key: Mapped[str | None] = mapped_column(String(120))
+    title: Mapped[str | None] = mapped_column(String(300))
+    business_key: Mapped[str | None] = mapped_column(String(120))
+    request_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id"))
+    asset_id: Mapped[int | None] = mapped_column(Integer)
+    # The OA actions (engine/oa_actions.py): 委派 / 前加签 hand the task to `delegate_id` until
+    # they give it back to the assignee; 后加签 names who added this signer; 催办 is counted.
+    delegate_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    delegate_kind: Mapped[str | None] = mapped_column(String(20))  # delegate, sign_before
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    urge_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_urged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # 委托: the stand-in who actually completed the task for `completed_by_id` ("赵六 代 王五").
+    acted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
     instance: Mapped[ProcessInstance] = relationship()
 

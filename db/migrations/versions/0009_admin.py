@@ -1,7 +1,7 @@
 """administrators' console: diagram drafts, suspended instances, account records (ACC-1…ACC-7)
 
-Revision ID: 0030
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-27 13:31:18.658228
 """
 import sqlalchemy as sa
@@ -9,8 +9,8 @@ from alembic import op
 
 import db.models.base
 
-revision = '0030'
-down_revision = '0010'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """supervision, security and violation records (issue 7: SEC, SUP-3…SUP-8, PEN)
 
-Revision ID: 0050
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-27 13:34:58.042817
 """
 import sqlalchemy as sa
@@ -9,8 +9,8 @@ from alembic import op
 
 import db.models.base
 
-revision = '0050'
-down_revision = '0040'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """audit chain: hash-chained, append-only audit_event; the auditor's search indexes
 
-Revision ID: 0010
-Revises: 0006
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-27 14:00:00
 
 Events written before this revision are chained here, in id order, with the same canonical
@@ -15,8 +15,8 @@ from alembic import op
 import db.models.base
 from db.audit_hash import GENESIS, event_hash
 
-revision = '0010'
-down_revision = '0050'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
@@ -44,7 +44,8 @@ EVENTS = sa.table(
     sa.column("actor_id", sa.Integer), sa.column("actor_name", sa.String), sa.column("role", sa.String),
     sa.column("org_unit_id", sa.Integer), sa.column("action", sa.String), sa.column("instance_id", sa.Integer),
     sa.column("task_id", sa.Integer), sa.column("task_name", sa.String), sa.column("opinion", sa.Text),
-    sa.column("data", sa.JSON), sa.column("client_addr", sa.String), sa.column("prev_hash", sa.String),
+    sa.column("data", sa.JSON), sa.column("client_addr", sa.String), sa.column("on_behalf_of_id", sa.Integer),
+    sa.column("prev_hash", sa.String),
     sa.column("hash", sa.String))
 
 

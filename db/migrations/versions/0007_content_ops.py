@@ -1,6 +1,6 @@
 """content operations: content paths, approval forms, citizen messages, duty roster and reading
 
-Revision ID: 0040
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-27 13:33:47.032654
 """
@@ -9,7 +9,7 @@ from alembic import op
 
 import db.models.base
 
-revision = '0040'
+revision = '0007'
 down_revision = '0006'
 branch_labels = None
 depends_on = None
