@@ -47,13 +47,14 @@ from SpiffWorkflow.task import TaskState
 from sqlalchemy import create_engine, func, insert, select, text
 
 from db.migrate import upgrade
-from db.models import AuditEvent, Base, Deadline, HumanTask, ProcessInstance, User
+from db.models import AuditEvent, Base, Deadline, HumanTask, ProcessInstance, User, WorkflowTask
 from db.session import reading
 from engine import Actor, ManualClock, deploy, deploy_directory, make_runtime, seed_demo, start_process
 from engine.accounts import hash_password
 from engine.expressions import SafeScriptEngine
 from engine.functions import EXPRESSION_FUNCTIONS
-from engine.serialization import dump_workflow, load_workflow
+from engine.instances import stored_workflow
+from engine.serialization import dump_workflow, dump_workflow_whole, load_workflow
 from engine.sweep import due_instances, fire_due_timers, sweep
 from engine.timers import install_clock
 
@@ -168,12 +169,13 @@ def dispose(rt) -> None:
 
 
 def clone(rt, template_id: int, copies: int, chunk: int = 1000) -> None:
-    """Copy instance `template_id` (row, inbox rows, deadline rows) `copies` times in bulk."""
-    pi, ht, dl = ProcessInstance.__table__, HumanTask.__table__, Deadline.__table__
+    """Copy instance `template_id` (row, settled tasks, inbox rows, deadline rows) `copies` times in bulk."""
+    pi, ht, dl, wt = ProcessInstance.__table__, HumanTask.__table__, Deadline.__table__, WorkflowTask.__table__
     with rt.session_factory.kw["bind"].begin() as conn:
         instance = dict(conn.execute(select(pi).where(pi.c.id == template_id)).mappings().one())
         tasks = [dict(r) for r in conn.execute(select(ht).where(ht.c.instance_id == template_id)).mappings()]
         deadlines = [dict(r) for r in conn.execute(select(dl).where(dl.c.instance_id == template_id)).mappings()]
+        settled = [dict(r) for r in conn.execute(select(wt).where(wt.c.instance_id == template_id)).mappings()]
         for row in (instance, *tasks, *deadlines):
             del row["id"]
         rows = [{**instance, "business_key": f"{KEY_PREFIX}{n}", "title": f"定时器基准 {n}"}
@@ -182,7 +184,7 @@ def clone(rt, template_id: int, copies: int, chunk: int = 1000) -> None:
             conn.execute(insert(pi), rows[start:start + chunk])
         ids = list(conn.scalars(select(pi.c.id).where(pi.c.business_key.like(f"{KEY_PREFIX}%"),
                                                       pi.c.id != template_id).order_by(pi.c.id)))
-        for table, template in ((ht, tasks), (dl, deadlines)):
+        for table, template in ((ht, tasks), (dl, deadlines), (wt, settled)):
             children = [{**row, "instance_id": iid} for iid in ids for row in template]
             for start in range(0, len(children), chunk):
                 conn.execute(insert(table), children[start:start + chunk])
@@ -205,7 +207,9 @@ def prepare(url: str, count: int) -> Setup:
         due = session.scalar(select(func.count()).select_from(ProcessInstance).where(
             ProcessInstance.status == "running", ProcessInstance.has_incident.is_(False),
             ProcessInstance.next_timer_at <= clock.now()))
-    return Setup(url, rt, clock, row.definition_id, row.state, due, time.perf_counter() - began)
+        # The bare loop reads the whole state as one text (SpiffWorkflow's own way).
+        whole = dump_workflow_whole(stored_workflow(session, row, rt.definitions.get(session, row.definition_id)))
+    return Setup(url, rt, clock, row.definition_id, whole, due, time.perf_counter() - began)
 
 
 # --- firing ---------------------------------------------------------------------------------

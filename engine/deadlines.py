@@ -152,6 +152,8 @@ def _office_hours(office_start, office_end) -> int:
 
 _OPEN_DEADLINES = Prepared(select(Deadline.id, Deadline.spiff_task_id, Deadline.due_at)
                            .where(Deadline.instance_id == bindparam("instance_id"), Deadline.state == "open"))
+_CLOSE_DEADLINE = Prepared(update(Deadline).where(Deadline.id == bindparam("deadline_id"))
+                           .values(state="closed", closed_at=bindparam("now")))
 _INSERT_DEADLINES = Prepared(insert(Deadline).inline(), columns=[
     "instance_id", "spiff_task_id", "bpmn_id", "rule", "start_at", "amount", "due_at", "state", "created_at",
     "closed_at"])
@@ -173,8 +175,7 @@ def sync(session: Session, instance_id: int, workflow, recorder: DeadlineRecorde
                  for row_id, spiff_id, due_at in _OPEN_DEADLINES.all(session, {"instance_id": instance_id})}
     waiting = {timer.task_id: timer for timer in timers}
     closed = [row_id for task_id, (row_id, _) in open_rows.items() if task_id not in waiting]
-    if closed:
-        conn.execute(update(Deadline).where(Deadline.id.in_(closed)).values(state="closed", closed_at=now))
+    _CLOSE_DEADLINE.execute_many(session, [{"deadline_id": row_id, "now": now} for row_id in closed])
     new_rows = []
     for task_id, timer in waiting.items():
         if task_id in open_rows:

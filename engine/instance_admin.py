@@ -20,11 +20,10 @@ from sqlalchemy.orm import Session
 from db.models import Incident, OrgUnit, ProcessDefinition, ProcessInstance, ServiceJob, User
 from db.session import after_commit, transaction
 
-from . import audit
+from . import audit, instances
 from .exceptions import ConflictError, InvalidInput, NotFound
 from .jobs import LEASE, _dispatcher
 from .people import load_admin, managed_unit_ids, require_manages
-from .serialization import load_workflow
 
 PAGE_SIZE = 50
 STATUSES = ("running", "suspended", "incident", "completed", "cancelled")
@@ -167,7 +166,7 @@ def instance_detail(rt, session: Session, admin: User, instance_id: int) -> Inst
     require_manages(session, admin, row.org_unit_id)
     definition = session.get(ProcessDefinition, row.definition_id)
     compiled = rt.definitions.get(session, row.definition_id)
-    workflow = load_workflow(row.state, compiled.spec, compiled.subprocess_specs)
+    workflow = instances.stored_workflow(session, row, compiled)
     open_tasks = [t for t in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
                   if getattr(t.task_spec, "bpmn_id", None)]
     # The variables as the next step will see them: the open step's data, else the last step's.

@@ -15,10 +15,10 @@ from datetime import datetime
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from db.models import HumanTask, ProcessInstance, ServiceJob, User
+from db.models import HumanTask, ProcessInstance, ServiceJob, User, WorkflowTask
 from db.prepared import Prepared
 from db.session import after_commit
 from handlers.registry import HandlerContext
@@ -31,7 +31,7 @@ from .exceptions import ConflictError, HandlerFailed, NotFound
 from .expressions import SafeScriptEngine
 from .multi_instance import lane_functions
 from .notifications import reminder_instant
-from .serialization import dump_workflow, load_workflow
+from .serialization import dump_changes, load_workflow
 from .specs import CompiledDefinition
 from .task_columns import fill_task_columns
 from .timers import next_due, waiting_timers
@@ -102,8 +102,13 @@ _SAVE = Prepared(update(ProcessInstance)
                  .values({name: bindparam(f"new_{name}") for name in SAVED_COLUMNS}))
 _OPEN_TASKS = Prepared(select(HumanTask.id, HumanTask.spiff_task_id, HumanTask.due_at, HumanTask.created_at).where(
     HumanTask.instance_id == bindparam("instance_id"), HumanTask.state == "ready"))
-_CANCEL_TASKS = (update(HumanTask).where(HumanTask.id.in_(bindparam("ids", expanding=True)))
-                 .values(state="cancelled", completed_at=bindparam("now")))
+_SETTLED_TASKS = Prepared(select(WorkflowTask.task_id, WorkflowTask.data)
+                          .where(WorkflowTask.instance_id == bindparam("instance_id")))
+_DROP_SETTLED = Prepared(delete(WorkflowTask).where(WorkflowTask.instance_id == bindparam("instance_id"),
+                                                    WorkflowTask.task_id == bindparam("task_id")))
+_ADD_SETTLED = Prepared(insert(WorkflowTask).inline(), columns=["instance_id", "task_id", "data"])
+_CANCEL_TASK = Prepared(update(HumanTask).where(HumanTask.id == bindparam("task_id"))
+                        .values(state="cancelled", completed_at=bindparam("now")))
 _CHANGE_DUE = update(HumanTask).where(HumanTask.id == bindparam("task_id")).values(
     due_at=bindparam("due"), remind_at=bindparam("remind"))
 NEW_TASK_COLUMNS = ("instance_id", "spiff_task_id", "bpmn_id", "name", "role", "org_unit_id", "assignee_id",
@@ -203,12 +208,18 @@ def rebuild(rt, session: Session, row: InstanceRow) -> Loaded:
     definition = rt.definitions.get(session, row.definition_id)
     workflow = rt.workflows.take(row.id, row.version)
     if workflow is None:
-        workflow = load_workflow(row.state, definition.spec, definition.subprocess_specs)
+        workflow = stored_workflow(session, row, definition)
     elif serialization.VERIFY:
-        serialization.verify_same(workflow, load_workflow(row.state, definition.spec, definition.subprocess_specs))
+        serialization.verify_same(workflow, stored_workflow(session, row, definition))
     # The script engine is not serialized: it must be set again after every load.
     workflow.script_engine = script_engine(rt, session, row)
     return Loaded(row=row, definition=definition, workflow=workflow, version=row.version)
+
+
+def stored_workflow(session: Session, row, definition: CompiledDefinition) -> BpmnWorkflow:
+    """The workflow as last committed: the instance's state and its settled-task rows (no script engine)."""
+    settled = dict(_SETTLED_TASKS.all(session, {"instance_id": row.id}))
+    return load_workflow(row.state, definition.spec, definition.subprocess_specs, settled)
 
 
 def save(rt, session: Session, loaded: Loaded, **changes) -> None:
@@ -229,7 +240,8 @@ def save(rt, session: Session, loaded: Loaded, **changes) -> None:
         status = "completed"
     had_timers = row.next_timer_at is not None
     timers = waiting_timers(workflow)
-    values = {**changes, "state": dump_workflow(workflow), "version": loaded.version + 1, "status": status,
+    stored = dump_changes(workflow)
+    values = {**changes, "state": stored.state, "version": loaded.version + 1, "status": status,
               "next_timer_at": next_due(timers)}
     ending = status == "completed" and row.ended_at is None
     if ending:
@@ -242,6 +254,11 @@ def save(rt, session: Session, loaded: Loaded, **changes) -> None:
     if written != 1:
         raise ConflictError("此事项刚刚被其他人办理，您的操作未保存，请刷新后重试。",
                             "Someone else changed this item just now; nothing was saved. Reload and try again.")
+    # Under the version check just passed: the settled tasks that moved go, the newly settled come.
+    _DROP_SETTLED.execute_many(session, [{"instance_id": row.id, "task_id": task_id}
+                                         for task_id in stored.settled_gone])
+    _ADD_SETTLED.execute_many(session, [{"instance_id": row.id, "task_id": task_id, "data": text}
+                                        for task_id, text in stored.settled_new])
     loaded.row = row = saved
     loaded.version = row.version
     _keep_after_commit(rt, session, row.id, row.version, workflow)
@@ -291,7 +308,7 @@ def sync_human_tasks(rt, session: Session, row: InstanceRow, info: dict, workflo
         for task_id, spiff_id, due_at, created_at in _OPEN_TASKS.all(session, {"instance_id": row.id})}
     gone = [task_id for spiff_id, (task_id, _, _) in open_rows.items() if spiff_id not in ready]
     if gone:
-        session.connection().execute(_CANCEL_TASKS, {"ids": gone, "now": now})
+        _CANCEL_TASK.execute_many(session, [{"task_id": task_id, "now": now} for task_id in gone])
     new_rows = []
     for spiff_id, task in ready.items():
         due = due_by_task.get(spiff_id)

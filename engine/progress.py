@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from db.models import ProcessDefinition, ProcessInstance, User
 
 from .exceptions import NotFound
-from .serialization import load_workflow
+from .instances import stored_workflow
 
 OPEN_STATES = TaskState.READY | TaskState.STARTED | TaskState.WAITING
 
@@ -34,7 +34,7 @@ def instance_progress(rt, session: Session, instance_id: int, user: User) -> Dia
     if row is None or not may_view_instance(session, user, row, rt.clock.now()):
         raise NotFound(f"事项 {instance_id} 不存在或您无权查看。", f"Item {instance_id} does not exist or is not yours to see.")
     definition = rt.definitions.get(session, row.definition_id)
-    workflow = load_workflow(row.state, definition.spec, definition.subprocess_specs)
+    workflow = stored_workflow(session, row, definition)
     completed, current = [], []
     for task in workflow.get_tasks():
         bpmn_id = getattr(task.task_spec, "bpmn_id", None)

@@ -17,10 +17,11 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from db.models import ContentItem, ContentVersion, HumanTask, ProcessInstance, SignOff, User
+from db.prepared import Prepared
 from db.session import transaction
 
 from . import audit, instances
@@ -41,19 +42,58 @@ def content_item_of(session: Session, row: ProcessInstance) -> ContentItem | Non
     return session.get(ContentItem, int(ident)) if kind == "content" and ident.isdigit() else None
 
 
-def current_version(session: Session, item: ContentItem, author_id: int | None, now: datetime) -> ContentVersion:
-    """The version row of the item's text as it stands; a new one if the text changed."""
+@dataclass(frozen=True)
+class ItemText:
+    """What a sign-off binds: the item's id, its text and who created it."""
+
+    id: int
+    title: str
+    body: str
+    created_by_id: int
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    id: int
+    number: int
+    sha256: str
+
+
+# Every review step runs these (the complete_task hook): prepared, on the driver's cursor.
+_ITEM_TEXT = Prepared(select(ContentItem.id, ContentItem.title, ContentItem.body, ContentItem.created_by_id)
+                      .where(ContentItem.id == bindparam("content_id")))
+_LATEST_VERSION = Prepared(select(ContentVersion.id, ContentVersion.number, ContentVersion.sha256)
+                           .where(ContentVersion.content_id == bindparam("content_id"))
+                           .order_by(ContentVersion.number.desc()).limit(1))
+_NEW_VERSION = Prepared(insert(ContentVersion).returning(ContentVersion.id), columns=[
+    "content_id", "number", "title", "body", "sha256", "created_at", "created_by_id"])
+_OTHER_APPROVAL = Prepared(select(SignOff.sha256).where(
+    SignOff.instance_id == bindparam("instance_id"), SignOff.approved.is_(True), SignOff.voided_at.is_(None),
+    SignOff.sha256 != bindparam("sha256")).limit(1))
+_NEW_SIGN_OFF = Prepared(insert(SignOff).inline(), columns=[
+    "instance_id", "task_id", "content_id", "version_id", "sha256", "user_id", "acted_by_id", "role", "step",
+    "outcome", "approved", "signed_at"])
+
+
+def _item_text(session: Session, row) -> ItemText | None:
+    kind, _, ident = (row.business_key or "").partition(":")
+    if kind != "content" or not ident.isdigit():
+        return None
+    found = _ITEM_TEXT.first(session, {"content_id": int(ident)})
+    return ItemText(*found) if found else None
+
+
+def current_version(session: Session, item, author_id: int | None, now: datetime) -> VersionRef:
+    """The version of the item's text as it stands (an ItemText or the mapped item); a new one if it changed."""
     digest = content_hash(item.title, item.body)
-    latest = session.scalar(select(ContentVersion).where(ContentVersion.content_id == item.id)
-                            .order_by(ContentVersion.number.desc()).limit(1))
-    if latest is not None and latest.sha256 == digest:
-        return latest
-    version = ContentVersion(content_id=item.id, number=(latest.number + 1) if latest else 1, title=item.title,
-                             body=item.body, sha256=digest, created_at=now,
-                             created_by_id=author_id if latest else item.created_by_id)
-    session.add(version)
-    session.flush()
-    return version
+    latest = _LATEST_VERSION.first(session, {"content_id": item.id})
+    if latest is not None and latest[2] == digest:
+        return VersionRef(*latest)
+    number = latest[1] + 1 if latest else 1
+    version_id = _NEW_VERSION.scalar(session, {
+        "content_id": item.id, "number": number, "title": item.title, "body": item.body, "sha256": digest,
+        "created_at": now, "created_by_id": author_id if latest else item.created_by_id})
+    return VersionRef(version_id, number, digest)
 
 
 def void_approvals(session: Session, instance_id: int, now: datetime, reason: str) -> list[SignOff]:
@@ -72,7 +112,7 @@ def record_sign_off(rt, session: Session, row: ProcessInstance, task: HumanTask,
     An approval over a text other than the one earlier approvals of the round bound is refused
     (the edit path voids them first, so this only catches a change made outside it).
     """
-    item = content_item_of(session, row)
+    item = _item_text(session, row)
     if item is None:
         return
     now = rt.clock.now()
@@ -89,16 +129,15 @@ def record_sign_off(rt, session: Session, row: ProcessInstance, task: HumanTask,
     version = current_version(session, item, user.id, now)
     approved = outcome not in REASON_REQUIRED
     if approved:
-        other = session.scalar(select(SignOff.sha256).where(
-            SignOff.instance_id == row.id, SignOff.approved.is_(True), SignOff.voided_at.is_(None),
-            SignOff.sha256 != version.sha256).limit(1))
-        if other is not None:
+        if _OTHER_APPROVAL.first(session, {"instance_id": row.id, "sha256": version.sha256}) is not None:
             raise ConflictError("稿件在前一环节审核通过后被改动过，此前的审核意见与现在的内容不一致，不能继续签发。请由编辑通过“修改稿件”重新送审。",
                                 "The item changed after an earlier approval; the approvals no longer match the text. "
                                 "The editor must resubmit it for review.")
-    session.add(SignOff(instance_id=row.id, task_id=task.id, content_id=item.id, version_id=version.id,
-                        sha256=version.sha256, user_id=user.id, acted_by_id=deputy.id if deputy and deputy.id != user.id else None,
-                        role=task.role, step=task.name, outcome=outcome, approved=approved, signed_at=now))
+    _NEW_SIGN_OFF.execute_many(session, [{
+        "instance_id": row.id, "task_id": task.id, "content_id": item.id, "version_id": version.id,
+        "sha256": version.sha256, "user_id": user.id,
+        "acted_by_id": deputy.id if deputy and deputy.id != user.id else None, "role": task.role, "step": task.name,
+        "outcome": outcome, "approved": approved, "signed_at": now}])
 
 
 def record_countersign(session: Session, row: ProcessInstance, task: HumanTask, user: User, outcome: str,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
@@ -57,76 +58,130 @@ def dump_workflow_whole(workflow: BpmnWorkflow) -> str:
     return _to_json(dct)
 
 
-# A task's JSON is kept on the task and written again unchanged while the task and its parent are
-# settled: finished, or predicted and still empty (a task's data is stored as a delta against its
-# parent's, so the parent counts too). Only the few tasks around the running step are encoded
-# again, so saving a long instance no longer costs its whole length every command. This loop runs
-# over every task of every save: it avoids building anything for a task whose text it reuses.
+# A task's JSON is kept on the task and reused while the task and its parent are settled: finished,
+# or predicted and still empty (a task's data is stored as a delta against its parent's, so the
+# parent counts too). A settled task is stored once, in its own `workflow_task` row; the instance's
+# `state` holds the workflow's fields and the few tasks still in motion. So a command writes what
+# changed, not the whole instance: a 300-step instance no longer rewrites 300 tasks every step.
+# This loop runs over every task of every save, so it builds nothing for a task whose text it reuses.
 _SETTLED = TaskState.FINISHED_MASK | TaskState.PREDICTED_MASK | TaskState.FUTURE
-_FRAGMENT = "_govflow_json"
+_FRAGMENT = "_govflow_json"  # on a task: (its key fields, its parent and its parent's key fields, JSON)
+_STORED = "_govflow_stored"  # on a workflow: {task id: the JSON its workflow_task row holds}
 
 
-def _task_items(workflow: BpmnWorkflow, registry) -> list[str]:
-    """'"<task id>":{…}' for every task of `workflow`, reusing the kept text of settled tasks."""
-    tasks = workflow.tasks
-    items = []
-    for task_id, task in tasks.items():
-        state = task._state
-        kept = task.__dict__.get(_FRAGMENT)
-        if kept is not None and state & _SETTLED:
-            # kept: (state, last change, triggered, children, parent id, parent, its state and last change, text)
-            parent = kept[5]
-            if (kept[0] == state and kept[1] == task.last_state_change and kept[2] == task.triggered
-                    and kept[3] == task._children and kept[4] is task._parent and (parent is None or (
-                        parent._state == kept[6] and parent.last_state_change == kept[7]))):
-                items.append(kept[8])
-                continue
-        item = f'"{task_id}":{_to_json(registry.convert(task))}'
-        parent = tasks.get(task._parent) if task._parent is not None else None
-        if state & _SETTLED and (parent is None or parent._state & _SETTLED):
-            task.__dict__[_FRAGMENT] = (state, task.last_state_change, task.triggered, list(task._children),
-                                        task._parent, parent, parent._state if parent else None,
-                                        parent.last_state_change if parent else None, item)
-        else:
-            task.__dict__.pop(_FRAGMENT, None)
-        items.append(item)
-    return items
+def _task_json(task, tasks: dict, registry) -> tuple[str, bool]:
+    """The task's JSON, and whether it is settled (kept as it is until the task or its parent moves)."""
+    state = task._state
+    kept = task.__dict__.get(_FRAGMENT)
+    if kept is not None and state & _SETTLED:
+        parent = kept[5]
+        if (kept[0] == state and kept[1] == task.last_state_change and kept[2] == task.triggered
+                and kept[3] == task._children and kept[4] is task._parent and (parent is None or (
+                    parent._state == kept[6] and parent.last_state_change == kept[7]))):
+            return kept[8], True
+    text = _to_json(registry.convert(task))
+    parent = tasks.get(task._parent) if task._parent is not None else None
+    if state & _SETTLED and (parent is None or parent._state & _SETTLED):
+        task.__dict__[_FRAGMENT] = (state, task.last_state_change, task.triggered, list(task._children),
+                                    task._parent, parent, parent._state if parent else None,
+                                    parent.last_state_change if parent else None, text)
+        return text, True
+    task.__dict__.pop(_FRAGMENT, None)
+    return text, False
+
+
+def _head(workflow: BpmnWorkflow, registry) -> str:
+    """The workflow's own fields as JSON text without its closing brace (tasks are appended)."""
+    head = {
+        "data": registry.convert(registry.clean(workflow.data)),
+        "correlations": workflow.correlations,
+        "last_task": str(workflow.last_task.id) if workflow.last_task is not None else None,
+        "success": workflow.success, "completed": workflow.completed,
+        "root": str(workflow.task_tree.id), "subprocesses": {},
+        "bpmn_events": registry.convert(workflow.bpmn_events),
+        "typename": registry.typenames[type(workflow)], "format": FORMAT,
+    }
+    return _to_json(head)[:-1]
+
+
+@dataclass(frozen=True)
+class StateChanges:
+    """What a save writes: the instance's state, and the settled-task rows to add and to drop."""
+
+    state: str
+    settled_new: list[tuple[str, str]]  # (task id, JSON) rows to insert
+    settled_gone: list[str]  # task ids whose row must go (the task moved again, or is gone)
+
+
+def dump_changes(workflow: BpmnWorkflow) -> StateChanges:
+    """The state to store, and how the instance's settled-task rows change since the last save.
+
+    The workflow remembers which rows its instance holds (seeded by `load_workflow`, updated
+    here), so a workflow kept in memory between commands (engine.workflow_cache) knows too.
+    GOVFLOW_VERIFY_STATE=1 (the test suite sets it) checks the whole against a new encoding.
+    """
+    stored = workflow.__dict__.setdefault(_STORED, {})
+    if workflow.subprocesses:  # subprocess tasks live in their own workflows: store the whole state
+        gone = [str(task_id) for task_id in stored]
+        stored.clear()
+        return StateChanges(dump_workflow_whole(workflow), [], gone)
+    registry = _SERIALIZER.registry
+    registry._encoder_mode = True
+    try:
+        head = _head(workflow, registry)
+        tasks = workflow.tasks
+        moving, new, gone = [], [], []
+        for task_id, task in tasks.items():
+            text, settled = _task_json(task, tasks, registry)
+            held = stored.get(task_id)
+            if settled:
+                if held is not text:
+                    if held is not None:
+                        gone.append(str(task_id))
+                    new.append((str(task_id), text))
+                    stored[task_id] = text
+            else:
+                if held is not None:
+                    gone.append(str(task_id))
+                    del stored[task_id]
+                moving.append(f'"{task_id}":{text}')
+        if len(stored) > len(tasks) - len(moving):  # rows of tasks no longer in the workflow
+            for task_id in stored.keys() - tasks.keys():
+                gone.append(str(task_id))
+                del stored[task_id]
+    finally:
+        registry._encoder_mode = False
+    changes = StateChanges(f'{head},"tasks":{{{",".join(moving)}}}}}', new, gone)
+    if VERIFY:
+        whole = json.loads(changes.state)
+        whole["tasks"].update({str(task_id): json.loads(text) for task_id, text in stored.items()})
+        _verify(workflow, whole)
+    return changes
 
 
 def dump_workflow(workflow: BpmnWorkflow) -> str:
-    """The instance's state as JSON text (no spec inside).
-
-    GOVFLOW_VERIFY_STATE=1 (the test suite sets it) checks every dump against a whole new encoding.
-    """
+    """The instance's whole state as one JSON text (no spec inside), reusing kept task texts."""
     if workflow.subprocesses:
         return dump_workflow_whole(workflow)
     registry = _SERIALIZER.registry
     registry._encoder_mode = True
     try:
-        head = {
-            "data": registry.convert(registry.clean(workflow.data)),
-            "correlations": workflow.correlations,
-            "last_task": str(workflow.last_task.id) if workflow.last_task is not None else None,
-            "success": workflow.success, "completed": workflow.completed,
-            "root": str(workflow.task_tree.id), "subprocesses": {},
-            "bpmn_events": registry.convert(workflow.bpmn_events),
-            "typename": registry.typenames[type(workflow)], "format": FORMAT,
-        }
-        tasks = ",".join(_task_items(workflow, registry))
+        head = _head(workflow, registry)
+        tasks = workflow.tasks
+        items = ",".join(f'"{task_id}":{_task_json(task, tasks, registry)[0]}' for task_id, task in tasks.items())
     finally:
         registry._encoder_mode = False
-    text = f'{_to_json(head)[:-1]},"tasks":{{{tasks}}}}}'
+    text = f'{head},"tasks":{{{items}}}}}'
     if VERIFY:
-        _verify(workflow, text)
+        _verify(workflow, json.loads(text))
     return text
 
 
 VERIFY = os.environ.get("GOVFLOW_VERIFY_STATE", "") in ("1", "true", "yes")
 
 
-def _verify(workflow: BpmnWorkflow, text: str) -> None:
-    expected = json.loads(dump_workflow_whole(workflow))
-    if json.loads(text) != expected:
+def _verify(workflow: BpmnWorkflow, encoded: dict) -> None:
+    if encoded != json.loads(dump_workflow_whole(workflow)):
         raise AssertionError("incremental state encoding differs from a whole encoding")
 
 
@@ -136,12 +191,54 @@ def verify_same(kept: BpmnWorkflow, loaded: BpmnWorkflow) -> None:
         raise AssertionError("a cached workflow differs from its stored state")
 
 
-def load_workflow(text: str, spec, subprocess_specs: dict) -> BpmnWorkflow:
-    """Rebuild a workflow from `dump_workflow` output and the parsed spec of its definition."""
+def load_workflow(text: str, spec, subprocess_specs: dict, settled: dict[str, str] | None = None) -> BpmnWorkflow:
+    """Rebuild a workflow from its stored state (`dump_changes`/`dump_workflow` output), its settled
+    task rows ({task id: JSON}) and the parsed spec of its definition."""
     dct = json.loads(text, cls=_SERIALIZER.json_decoder_cls)
     if dct.pop("format", None) != FORMAT:
         raise GovFlowError("流程实例的存储格式无法识别，拒绝加载。", "The stored instance format is not recognised.")
+    if settled:
+        decoder = _SERIALIZER.json_decoder_cls
+        dct["tasks"] = _tree_order({**{task_id: json.loads(data, cls=decoder) for task_id, data in settled.items()},
+                                    **dct["tasks"]}, dct["root"])
     # Spec objects are not dicts, so the registry hands them through to the converter untouched.
     dct["spec"] = spec
     dct["subprocess_specs"] = dict(subprocess_specs)
-    return _SERIALIZER.from_dict(dct)
+    workflow = _SERIALIZER.from_dict(dct)
+    if settled:
+        _seed_stored(workflow, settled)
+    return workflow
+
+
+def _tree_order(tasks: dict, root: str) -> dict:
+    """The tasks parents first (depth-first from the root), as SpiffWorkflow created them: restoring a
+    task applies its data delta to its parent's data, so the parent must be restored before it."""
+    ordered, stack = {}, [root]
+    while stack:
+        task_id = stack.pop()
+        task = tasks.get(task_id)
+        if task is None or task_id in ordered:
+            continue
+        ordered[task_id] = task
+        stack.extend(reversed(task["children"]))
+    for task_id, task in tasks.items():  # unreachable ones (none are expected) keep their place at the end
+        ordered.setdefault(task_id, task)
+    return ordered
+
+
+def _seed_stored(workflow: BpmnWorkflow, settled: dict[str, str]) -> None:
+    """Remember which rows the instance holds, and keep their text on the tasks, so the next save
+    writes only what moved (a row whose task is no longer settled is dropped then)."""
+    stored = workflow.__dict__.setdefault(_STORED, {})
+    tasks = workflow.tasks
+    for task_id, task in tasks.items():
+        text = settled.get(str(task_id))
+        if text is None:
+            continue
+        stored[task_id] = text
+        state = task._state
+        parent = tasks.get(task._parent) if task._parent is not None else None
+        if state & _SETTLED and (parent is None or parent._state & _SETTLED):
+            task.__dict__[_FRAGMENT] = (state, task.last_state_change, task.triggered, list(task._children),
+                                        task._parent, parent, parent._state if parent else None,
+                                        parent.last_state_change if parent else None, text)

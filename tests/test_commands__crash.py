@@ -37,7 +37,7 @@ def test_a_crash_after_the_workflow_advanced_changes_nothing(rt, users, monkeypa
     if where == "sync_human_tasks":
         monkeypatch.setattr(engine.instances, "sync_human_tasks", _crash)
     elif where == "dump_workflow":
-        monkeypatch.setattr(engine.instances, "dump_workflow", _crash)
+        monkeypatch.setattr(engine.instances, "dump_changes", _crash)
     else:
         _crash_on(monkeypatch, "complete")
     with pytest.raises(Crash):

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from db.models import ProcessInstance
 from db.session import reading
 from engine import GovFlowError, InvalidInput, submit_content
+from engine.instances import stored_workflow
 from engine.serialization import load_workflow
 
 
@@ -51,6 +52,6 @@ def test_state_round_trips_through_a_fresh_spec_cache(sqlite_rt, sqlite_users):
     with reading(sqlite_rt.session_factory) as session:
         row = session.get(ProcessInstance, instance_id)
         compiled = DefinitionCache().get(session, row.definition_id)
-        workflow = load_workflow(row.state, compiled.spec, compiled.subprocess_specs)
+        workflow = stored_workflow(session, row, compiled)
     ready = [t.task_spec.bpmn_id for t in workflow.get_tasks() if t.state == 16]  # TaskState.READY
     assert ready == ["review"]

@@ -154,3 +154,28 @@ def test_a_broken_instance_becomes_an_incident_and_the_rest_still_fire(rt, users
     retry_incident(rt, incident.id, users["liuyang"].user_id, reason="已修复状态数据")
     assert fire_due_timers(rt) == 1
     assert _tasks(rt, broken_id)["escalate"] == "ready"
+
+
+def test_a_failed_batch_keeps_nothing_and_each_of_its_timers_then_fires_exactly_once(rt, users, clock, monkeypatch):
+    """Timers fire in batches (one transaction each); one broken instance in a batch rolls the batch
+    back and its instances fire one by one, so the ones fired before it are not fired twice."""
+    import engine.instances
+
+    first, broken, last = (_start(rt, users) for _ in range(3))
+    clock.advance(hours=13)
+    real = engine.instances.rebuild
+
+    def rebuild(rt_, session, row):
+        if row.id == broken:
+            raise ValueError("状态数据损坏")
+        return real(rt_, session, row)
+
+    monkeypatch.setattr(engine.instances, "rebuild", rebuild)
+    assert fire_due_timers(rt, batch=3) == 2
+    with reading(rt.session_factory) as session:
+        fired = dict(session.execute(select(AuditEvent.instance_id, func.count()).where(
+            AuditEvent.action == "timer").group_by(AuditEvent.instance_id)).all())
+        versions = {i: session.get(ProcessInstance, i).version for i in (first, broken, last)}
+    assert fired == {first: 1, last: 1}
+    assert versions[first] == versions[last] == versions[broken] + 1  # one save each, none for the broken one
+    assert _tasks(rt, first)["escalate"] == _tasks(rt, last)["escalate"] == "ready"

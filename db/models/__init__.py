@@ -27,7 +27,7 @@ from .operations import (
     DutyRoster,
 )
 from .org import LEVELS, ROLES, OrgUnit, RoleGrant, User
-from .process import DEADLINE_RULES, Deadline, HumanTask, ProcessDefinition, ProcessInstance
+from .process import DEADLINE_RULES, Deadline, HumanTask, ProcessDefinition, ProcessInstance, WorkflowTask
 from .review import ContentVersion, SignOff
 from .supervision import (
     EVALUATION_GRADES,
@@ -47,7 +47,7 @@ __all__ = [
     "Attachment",
     "ACTIVE_STATES", "ASSET_KINDS", "ASSET_STATES", "PLATFORMS", "VIOLATION_TYPES", "Asset", "AssetEvent", "Violation",
     "AuditEvent", "Base", "CalendarOverride", "DEADLINE_RULES", "Deadline", "OVERRIDE_KINDS", "CONTENT_STATUSES", "ContentItem", "HumanTask", "Incident", "NOTIFICATION_KINDS", "Notification", "ServiceJob", "LEVELS", "OrgUnit",
-    "ProcessDefinition", "ProcessInstance", "ROLES", "RoleGrant", "TARGET_KINDS", "User", "UTCDateTime",
+    "ProcessDefinition", "ProcessInstance", "WorkflowTask", "ROLES", "RoleGrant", "TARGET_KINDS", "User", "UTCDateTime",
     "ApprovalForm", "CONTENT_MODES", "CitizenMessage", "DutyReading", "DutyRoster", "MESSAGE_STATUSES", "MESSAGE_TYPES",
     "EVALUATION_GRADES", "SECURITY_RECORD_KINDS", "VENDOR_STATES", "Evaluation", "PeriodicItem", "PeriodicRun",
     "SecurityRecord", "UpdateRecord", "Vendor", "ViolationCircular", "ViolationCircularItem",

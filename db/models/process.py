@@ -144,3 +144,16 @@ class Deadline(Base):
     state: Mapped[str] = mapped_column(String(10))  # open, closed (fired or no longer waiting)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WorkflowTask(Base):
+    """A settled task of an instance's workflow state (finished, or predicted and still empty),
+    stored once instead of being rewritten with the instance on every command. The instance's
+    `state` holds the rest: the workflow's own fields and the tasks still in motion
+    (engine/serialization.py `dump_changes`)."""
+
+    __tablename__ = "workflow_task"
+
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    data: Mapped[str] = mapped_column(Text)
