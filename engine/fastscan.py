@@ -39,8 +39,10 @@ def _get_tasks(self, first_task=None, **kwargs):
     state = kwargs.get("state")
     if (first_task is None and state and not state & ~TaskState.DEFINITE_MASK
             and kwargs.keys() <= _FILTER_ARGS and _scannable(self)):
-        task_filter = BpmnTaskFilter(**kwargs)
-        found = [task for task in self.tasks.values() if task._state & state and task_filter.matches(task)]
+        found = [task for task in self.tasks.values() if task._state & state]
+        if found and len(kwargs) > 1:  # more than the state to match: SpiffWorkflow's own filter decides
+            task_filter = BpmnTaskFilter(**kwargs)
+            found = [task for task in found if task_filter.matches(task)]
         if len(found) <= 1:
             if VERIFY and found != _original_get_tasks(self, None, **kwargs):
                 raise AssertionError(f"task scan differs from the tree walk for {kwargs}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,6 +65,26 @@ class Runtime:
             run_service_job(self, job_id)
 
 
+_GC_TUNED: list[bool] = []
+
+
+def tune_garbage_collector() -> None:
+    """Collect the young generation every 20,000 allocations instead of 700 (once per process).
+
+    A command allocates thousands of short-lived objects (parsed state, task objects, rows), and
+    the workflows kept between commands (engine/workflow_cache.py) make each full collection long:
+    with CPython's defaults the collector took a fifth of a timer's CPU time. Cycles are still
+    collected, just in fewer, larger passes. GOVFLOW_GC_THRESHOLD="a,b,c" sets other thresholds;
+    "default" leaves CPython's.
+    """
+    if _GC_TUNED:
+        return
+    _GC_TUNED.append(True)
+    setting = os.environ.get("GOVFLOW_GC_THRESHOLD", "20000,20,20")
+    if setting != "default":
+        gc.set_threshold(*(int(part) for part in setting.split(",")))
+
+
 def make_runtime(database_url: str | None = None, clock: Clock | None = None) -> Runtime:
     """A runtime on the configured database (GOVFLOW_DATABASE_URL or the SQLite default).
 
@@ -78,6 +99,7 @@ def make_runtime(database_url: str | None = None, clock: Clock | None = None) ->
 
     clock = clock or Clock()
     install_clock(clock)
+    tune_garbage_collector()
     rt = Runtime(session_factory=make_session_factory(make_engine(database_url)), clock=clock,
                  on_cancel={"content": on_content_cancelled, "message": on_message_cancelled},
                  on_complete=[record_stand_in_completion, record_sign_off],

@@ -42,8 +42,9 @@ def _build_serializer() -> BpmnWorkflowSerializer:
 _SERIALIZER = _build_serializer()
 
 
-def _to_json(value) -> str:
-    return json.dumps(value, cls=_SERIALIZER._encoder_cls, ensure_ascii=False, separators=(",", ":"))
+# One encoder for every call: json.dumps(cls=…) would build a new one each time, and a save
+# encodes a task at a time. JSONEncoder.encode keeps no state between calls.
+_to_json = _SERIALIZER._encoder_cls(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def dump_workflow_whole(workflow: BpmnWorkflow) -> str:
