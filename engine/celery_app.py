@@ -58,9 +58,6 @@ app.conf.update(
                           "options": {"expires": SWEEP_SECONDS}},
         "govflow-periodic": {"task": "govflow.periodic", "schedule": PERIODIC_SECONDS,
                              "options": {"expires": PERIODIC_SECONDS}},
-        # SUP-1/SUP-2: opens the annual report (January) and the quarter's inspection once per district.
-        "govflow-supervision": {"task": "govflow.open_supervision",
-                                "schedule": float(os.environ.get("GOVFLOW_SUPERVISION_SECONDS", "300"))},
     },
 )
 
@@ -96,13 +93,6 @@ def periodic_job() -> int:
     from .periodic import run_periodic
 
     return run_periodic(runtime())
-@app.task(name="govflow.open_supervision")
-def open_supervision_job() -> int:
-    from .supervision import open_due_supervision
-
-    return open_due_supervision(runtime())
-
-
 @app.task(name="govflow.run_service_job")
 def run_service_job_task(job_id: int) -> str:
     from .jobs import run_service_job

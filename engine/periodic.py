@@ -89,7 +89,7 @@ def register_duty(duty: Duty) -> Duty:
 
 def run_periodic(rt) -> int:
     """One pass over every duty; returns how many subjects were handled. What beat runs."""
-    from . import annual, monitoring  # noqa: F401  (their duties register on import)
+    from . import annual, monitoring, supervision  # noqa: F401  (their duties register on import)
 
     _ensure_system_user(rt)
     return sum(run_duty(rt, duty) for duty in list(DUTIES.values()))

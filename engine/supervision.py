@@ -7,10 +7,10 @@ violation. SUP-2: each quarter the district office inspects every site and accou
 units, recording each asset checked and any problem found; the city office reviews the results
 and the district publishes them.
 
-Nothing in BPMN starts a process on a date by itself here, so a beat-driven starter
-(`open_due_supervision`, run by Celery beat and by `govflow sweep`) opens each instance once:
-the business key (`annual_report:<district>:<year>`, `quarterly_inspection:<district>:<year>-Q<n>`)
-is checked under a lock, so running it twice, or from two schedulers, opens nothing twice.
+Nothing in BPMN starts a process on a date by itself here, so two periodic duties
+(engine/periodic.py, run by Celery beat and by `govflow sweep`) open each instance once per
+period and district, with business keys `annual_report:<district>:<year>` and
+`quarterly_inspection:<district>:<year>-Q<n>`.
 The start is the system's (the trail says 系统); the instance's nominal starter is the
 accountable holder of the compiling role.
 """
@@ -20,11 +20,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Asset, AuditEvent, HumanTask, OrgUnit, ProcessInstance, RoleGrant, User, Violation
-from db.session import reading, transaction
+from db.session import transaction
 from handlers.registry import HandlerContext, handler
 
 from . import audit
@@ -34,6 +34,8 @@ from .commands import Actor, latest_definition, load_actor, start_instance
 from .duties import check_separation_of_duties
 from .exceptions import ConflictError, Forbidden, InvalidInput, NotFound
 from .forms import Field, Form, register_form
+from .monitoring import period_bounds
+from .periodic import Duty, register_duty, run_duty
 from .reports import annual_report, load_events, quarter_of, year_bounds
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,6 @@ QUARTERLY = "quarterly_inspection"
 INSPECTED_KINDS = ("website", "new_media", "app")
 INSPECTED_STATES = ("online", "offline", "closing")
 CHECK_RESULTS = {"ok": "未发现问题", "problem": "发现问题"}
-STARTER_LOCK_KEY = int.from_bytes(b"GOVSUPER", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
 def subtree(session: Session, unit_id: int) -> set[int]:
@@ -70,28 +71,45 @@ def inspection_scope(session: Session, district_id: int) -> list[Asset]:
 
 # --- starting on the calendar ------------------------------------------------------------
 
+def _districts(session: Session) -> list[int]:
+    return list(session.scalars(select(OrgUnit.id).where(OrgUnit.level == "district").order_by(OrgUnit.id)))
+
+
+def _district(item) -> int:
+    return int(item.subject.partition(":")[2])
+
+
+def _annual_act(rt, session: Session, item) -> None:
+    item.org_unit_id = _district(item)
+    item.instance_id = _open_annual(rt, session, item.org_unit_id, to_shanghai(item.period_start).year - 1)
+
+
+def _quarterly_act(rt, session: Session, item) -> None:
+    start = to_shanghai(item.period_start).date()
+    item.org_unit_id = _district(item)
+    item.instance_id = _open_quarterly(rt, session, item.org_unit_id, start.year, quarter_of(start))
+
+
+# Opened by the periodic duties (engine/periodic.py: once per period and district, however many
+# runners race, a failure kept on the run and retried). SUP-1 opens in January only.
+ANNUAL_DUTY = register_duty(Duty(
+    kind=ANNUAL, period=lambda rt, now: year_bounds(to_shanghai(now).year), baseline=lambda *_args: False,
+    subjects=lambda rt, session, start, end: ([f"unit:{d}" for d in _districts(session)]
+                                              if to_shanghai(rt.clock.now()).month == 1 else []),
+    act=_annual_act))
+QUARTERLY_DUTY = register_duty(Duty(
+    kind=QUARTERLY, period=lambda rt, now: period_bounds("quarter", now), baseline=lambda *_args: False,
+    subjects=lambda rt, session, start, end: [f"unit:{d}" for d in _districts(session)], act=_quarterly_act))
+
+
 def open_due_supervision(rt) -> int:
     """Open this year's SUP-1 instance (in January) and this quarter's SUP-2 instance per district,
-    unless they exist; returns how many were opened. Idempotent."""
-    now = to_shanghai(rt.clock.now())
-    with reading(rt.session_factory) as session:
-        districts = list(session.scalars(select(OrgUnit.id).where(OrgUnit.level == "district").order_by(OrgUnit.id)))
-    opened = 0
-    for district_id in districts:
-        if now.month == 1:
-            opened += _open_annual(rt, district_id, now.year - 1)
-        opened += _open_quarterly(rt, district_id, now.year, quarter_of(now.date()))
-    return opened
+    unless they exist; returns how many were opened. Idempotent (the periodic runner runs it too)."""
+    return run_duty(rt, ANNUAL_DUTY) + run_duty(rt, QUARTERLY_DUTY)
 
 
-def _started(session: Session, business_key: str) -> bool:
-    return session.scalar(select(ProcessInstance.id).where(ProcessInstance.business_key == business_key).limit(1)) is not None
-
-
-def _lock_starter(session: Session) -> None:
-    # SQLite: the transaction's BEGIN IMMEDIATE already serialises writers.
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STARTER_LOCK_KEY})
+def _started(session: Session, business_key: str) -> int | None:
+    return session.scalar(select(ProcessInstance.id).where(ProcessInstance.business_key == business_key).limit(1))
 
 
 def _nominal_starter(session: Session, role: str, unit_id: int) -> int | None:
@@ -105,43 +123,41 @@ def _nominal_starter(session: Session, role: str, unit_id: int) -> int | None:
     return None
 
 
-def _open_annual(rt, district_id: int, year: int) -> int:
+def _open_annual(rt, session: Session, district_id: int, year: int) -> int | None:
+    """The district's SUP-1 instance for `year` (opened now unless it exists); None if nobody can compile it."""
     key = f"{ANNUAL}:{district_id}:{year}"
-    with transaction(rt.session_factory) as session:
-        _lock_starter(session)
-        if _started(session, key):
-            return 0
-        unit = session.get(OrgUnit, district_id)
-        owner = rt.policy.values["annual_report_owner"]
-        starter = _nominal_starter(session, owner, district_id)
-        if starter is None:
-            log.warning("SUP-1: nobody holds %s for %s; the %s annual report was not opened", owner, unit.name, year)
-            return 0
-        start_scheduled(rt, session, ANNUAL, unit_id=district_id, starter_id=starter, business_key=key,
-                        title=f"{unit.name}{year}年度政府网站工作报表", data={"report_year": year},
-                        event_data={"trigger": "SUP-1", "district_id": district_id, "year": year})
-        return 1
+    existing = _started(session, key)
+    if existing is not None:
+        return existing
+    unit = session.get(OrgUnit, district_id)
+    owner = rt.policy.values["annual_report_owner"]
+    starter = _nominal_starter(session, owner, district_id)
+    if starter is None:
+        log.warning("SUP-1: nobody holds %s for %s; the %s annual report was not opened", owner, unit.name, year)
+        return None
+    return start_scheduled(rt, session, ANNUAL, unit_id=district_id, starter_id=starter, business_key=key,
+                           title=f"{unit.name}{year}年度政府网站工作报表", data={"report_year": year},
+                           event_data={"trigger": "SUP-1", "district_id": district_id, "year": year}).id
 
 
-def _open_quarterly(rt, district_id: int, year: int, quarter: int) -> int:
+def _open_quarterly(rt, session: Session, district_id: int, year: int, quarter: int) -> int | None:
+    """The district's SUP-2 instance for the quarter (opened now unless it exists); None without an office."""
     key = f"{QUARTERLY}:{district_id}:{year}-Q{quarter}"
-    with transaction(rt.session_factory) as session:
-        _lock_starter(session)
-        if _started(session, key):
-            return 0
-        unit = session.get(OrgUnit, district_id)
-        starter = _nominal_starter(session, "district_office", district_id)
-        if starter is None:
-            log.warning("SUP-2: no district office for %s; the %s Q%s inspection was not opened", unit.name, year, quarter)
-            return 0
-        scope = [{"asset_id": a.id, "name": a.name, "kind": a.kind, "unit_id": a.org_unit_id}
-                 for a in inspection_scope(session, district_id)]
-        start_scheduled(rt, session, QUARTERLY, unit_id=district_id, starter_id=starter, business_key=key,
-                        title=f"{unit.name}{year}年第{quarter}季度政府网站和政务新媒体检查",
-                        data={"year": year, "quarter": quarter},
-                        event_data={"trigger": "SUP-2", "district_id": district_id, "year": year,
-                                    "quarter": quarter, "scope": scope})
-        return 1
+    existing = _started(session, key)
+    if existing is not None:
+        return existing
+    unit = session.get(OrgUnit, district_id)
+    starter = _nominal_starter(session, "district_office", district_id)
+    if starter is None:
+        log.warning("SUP-2: no district office for %s; the %s Q%s inspection was not opened", unit.name, year, quarter)
+        return None
+    scope = [{"asset_id": a.id, "name": a.name, "kind": a.kind, "unit_id": a.org_unit_id}
+             for a in inspection_scope(session, district_id)]
+    return start_scheduled(rt, session, QUARTERLY, unit_id=district_id, starter_id=starter, business_key=key,
+                           title=f"{unit.name}{year}年第{quarter}季度政府网站和政务新媒体检查",
+                           data={"year": year, "quarter": quarter},
+                           event_data={"trigger": "SUP-2", "district_id": district_id, "year": year,
+                                       "quarter": quarter, "scope": scope}).id
 
 
 def start_scheduled(rt, session: Session, key: str, *, unit_id: int, starter_id: int, business_key: str,
@@ -289,7 +305,9 @@ def record_inspection_check(rt, actor: Actor, instance_id: int, asset_id: int, *
 def open_demo_supervision(rt) -> int:
     """For the demo: last year's annual report and this quarter's inspection, whatever the month."""
     now = to_shanghai(rt.clock.now())
-    with reading(rt.session_factory) as session:
-        districts = list(session.scalars(select(OrgUnit.id).where(OrgUnit.level == "district").order_by(OrgUnit.id)))
-    return sum(_open_annual(rt, d, now.year - 1) + _open_quarterly(rt, d, now.year, quarter_of(now.date()))
-               for d in districts)
+    opened = 0
+    with transaction(rt.session_factory) as session:
+        for district in _districts(session):
+            opened += _open_annual(rt, session, district, now.year - 1) is not None
+            opened += _open_quarterly(rt, session, district, now.year, quarter_of(now.date())) is not None
+    return opened

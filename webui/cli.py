@@ -109,16 +109,13 @@ def cmd_deadline(args) -> int:
 def cmd_sweep(args) -> int:
     """One sweep now (timers, due jobs, reminders, periodic duties), or every N seconds without Celery."""
     from engine.periodic import run_periodic
-    from engine.supervision import open_due_supervision
     from engine.sweep import sweep
 
     rt = _runtime()
     while True:
         result = sweep(rt)
-        opened = open_due_supervision(rt)  # SUP-1/SUP-2 instances due this month or quarter (once)
         print(f"已触发 {result.timers} 个到期定时器，重发 {result.jobs} 个后台任务，发送 {result.reminders} 条到期提醒，"
-              f"定期检查处理 {run_periodic(rt)} 项"
-              f"{f'，开启 {opened} 项年度报表或季度检查' if opened else ''}。", flush=True)
+              f"定期任务处理 {run_periodic(rt)} 项（含年度报表和季度检查的开启）。", flush=True)
         if not args.every:
             return 0
         try:
