@@ -78,11 +78,13 @@ def send_reminders(rt, limit: int = 500) -> int:
     """即将到期 and 已超期 notices for open tasks, each sent once; returns how many tasks."""
     now = rt.clock.now()
     with transaction(rt.session_factory) as session:
+        # A suspended instance's tasks wait: their notices go out at the first sweep after it resumes.
         tasks = list(session.scalars(
-            select(HumanTask).where(HumanTask.state == "ready", or_(
+            select(HumanTask).join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+            .where(HumanTask.state == "ready", ProcessInstance.suspended.is_(False), or_(
                 (HumanTask.remind_at <= now) & HumanTask.reminded_at.is_(None),
                 (HumanTask.due_at <= now) & HumanTask.overdue_notified_at.is_(None)))
-            .order_by(HumanTask.id).limit(limit).with_for_update(skip_locked=True)))
+            .order_by(HumanTask.id).limit(limit).with_for_update(of=HumanTask, skip_locked=True)))
         for task in tasks:
             row = session.get(ProcessInstance, task.instance_id)
             due = to_shanghai(task.due_at).strftime("%Y-%m-%d %H:%M")

@@ -64,6 +64,17 @@ def test_a_suspended_instance_fires_no_timer_until_it_is_resumed(rt, users, cloc
     assert set(ready(rt, iid)) == {"escalate"}
 
 
+def test_a_suspended_instance_sends_no_deadline_reminder_until_it_is_resumed(rt, users, clock):
+    clock.set(datetime(2026, 4, 28, 2, 0, tzinfo=UTC))
+    deploy(rt, WD_FIXTURE.read_bytes(), deployed_by="tests")
+    iid = start_process(rt, "working_day_deadline", users["zhangsan"], title="期限提醒", business_key="test:suspend-remind")
+    suspend_instance(rt, iid, users["gaoyuan"].user_id, reason="暂停督办")
+    clock.set(datetime.fromisoformat("2026-04-30T08:00:00+08:00"))  # the 即将到期 notice was due at 00:00
+    assert sweep(rt).reminders == 0
+    resume_instance(rt, iid, users["gaoyuan"].user_id, reason="恢复督办")
+    assert sweep(rt).reminders == 1
+
+
 def test_a_suspended_instance_runs_no_background_job_until_it_is_resumed(rt, users, clock, monkeypatch):
     iid = submit(rt, users["zhangsan"], kind="wechat")
     complete_task(rt, task_id(rt, iid, "review"), users["lisi"], outcome="pass")
