@@ -12,8 +12,6 @@ the dedicated device used to log in and whether mobile logins go through VPN aut
 
 from __future__ import annotations
 
-import hashlib
-import os
 from datetime import date
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from db.models import AccountLeak, Asset, BackgroundCheck, MediaCustody, Passwor
 from db.session import reading, transaction
 
 from . import audit
-from .attachments import MAX_BYTES, _clean_name, files_dir
+from .attachments import files_dir, store_file
 from .exceptions import ConflictError, InvalidInput, NotFound
 from .passwords import generate_initial_password, issue_password
 from .people import _managed_user, load_admin, managed_unit_ids, require_manages
@@ -54,19 +52,7 @@ def store_document(rt, filename: str, data: bytes) -> tuple[str, str, str]:
     """Keep an uploaded letter like an attachment (content-addressed, outside the web root).
 
     Returns (clean file name, content type, sha256)."""
-    name, content_type = _clean_name(filename)
-    if not data:
-        raise InvalidInput("请上传单位的书面申请（函）扫描件。", "Upload the unit's written request.")
-    if len(data) > MAX_BYTES:
-        raise InvalidInput(f"文件不能超过 {MAX_BYTES // 1024 // 1024} MB。", "The file is too large.")
-    digest = hashlib.sha256(data).hexdigest()
-    target = files_dir(rt) / digest[:2] / digest
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(f".{os.getpid()}.part")
-        partial.write_bytes(data)
-        partial.replace(target)
-    return name, content_type, digest
+    return store_file(rt, filename, data, empty=("请上传单位的书面申请（函）扫描件。", "Upload the unit's written request."))
 
 
 # --- ACC-4 ------------------------------------------------------------------------------------

@@ -43,11 +43,14 @@ def _clean_name(filename: str) -> tuple[str, str]:
     return name[-200:], ALLOWED[extension]
 
 
-def add_attachment(rt, actor: Actor, task_id: int, filename: str, data: bytes) -> int:
-    """Attach a file to the step `task_id`, by someone who may work it; returns the attachment id."""
+def store_file(rt, filename: str, data: bytes, *, empty: tuple[str, str]) -> tuple[str, str, str]:
+    """Check an upload and keep it content-addressed outside the web root (written once, atomically).
+
+    Returns (clean file name, content type, sha256); `empty` is the sentence for an empty file.
+    """
     name, content_type = _clean_name(filename)
     if not data:
-        raise InvalidInput("上传的文件是空的。", "The uploaded file is empty.")
+        raise InvalidInput(*empty)
     if len(data) > MAX_BYTES:
         raise InvalidInput(f"文件不能超过 {MAX_BYTES // 1024 // 1024} MB。", "The file is too large.")
     digest = hashlib.sha256(data).hexdigest()
@@ -57,6 +60,13 @@ def add_attachment(rt, actor: Actor, task_id: int, filename: str, data: bytes) -
         partial = target.with_suffix(f".{os.getpid()}.part")
         partial.write_bytes(data)
         partial.replace(target)
+    return name, content_type, digest
+
+
+def add_attachment(rt, actor: Actor, task_id: int, filename: str, data: bytes) -> int:
+    """Attach a file to the step `task_id`, by someone who may work it; returns the attachment id."""
+    name, content_type, digest = store_file(rt, filename, data,
+                                            empty=("上传的文件是空的。", "The uploaded file is empty."))
     with transaction(rt.session_factory) as session:
         user = load_actor(session, actor, rt.clock.now())
         task, _row = _ready_task(session, task_id)

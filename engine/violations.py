@@ -170,6 +170,17 @@ register_form(Form("violation_circular", [  # PEN-1 / REV-17
 ], apply=_circulate_instance_violations))
 
 
+def _office_over(session, actor: Actor, unit_id: int, refusal: Forbidden):
+    """The acting district office above unit `unit_id`, and the unit; `refusal` for anyone else."""
+    user = load_actor(session, actor)
+    unit = session.get(OrgUnit, unit_id)
+    if unit is None:
+        raise NotFound("单位不存在。", "The unit does not exist.")
+    if not holds_role_at_or_above(session, user, "district_office", unit.id):
+        raise refusal
+    return user, unit
+
+
 def record_violation_by_office(rt, actor: Actor, *, unit_id: int, category: str, description: str,
                                asset_id: int | None = None) -> int:
     """PEN-1: the office records what no deadline catches (improper publishing, leaks, fees…)."""
@@ -179,12 +190,8 @@ def record_violation_by_office(rt, actor: Actor, *, unit_id: int, category: str,
     if not description or len(description) > MAX_REASON:
         raise InvalidInput("请写明违规事实。", "Describe what happened.")
     with transaction(rt.session_factory) as session:
-        user = load_actor(session, actor)
-        unit = session.get(OrgUnit, unit_id)
-        if unit is None:
-            raise NotFound("单位不存在。", "The unit does not exist.")
-        if not holds_role_at_or_above(session, user, "district_office", unit.id):
-            raise Forbidden("违规事项由该单位上级的政府办公室登记（PEN-1）。", "The office above the unit records (PEN-1).")
+        user, unit = _office_over(session, actor, unit_id, Forbidden(
+            "违规事项由该单位上级的政府办公室登记（PEN-1）。", "The office above the unit records (PEN-1)."))
         if asset_id:
             asset = session.get(Asset, asset_id)
             if asset is None or asset.org_unit_id != unit.id:
@@ -216,12 +223,8 @@ def start_accountability(rt, actor: Actor, *, unit_id: int, trigger: str, action
     if trigger == "violation" and not violation_id:
         raise InvalidInput("请选择违规登记事项。", "Choose the register entry.")
     with transaction(rt.session_factory) as session:
-        user = load_actor(session, actor)
-        unit = session.get(OrgUnit, unit_id)
-        if unit is None:
-            raise NotFound("单位不存在。", "The unit does not exist.")
-        if not holds_role_at_or_above(session, user, "district_office", unit.id):
-            raise Forbidden("约谈问责由该单位上级的政府办公室决定（PEN-2）。", "The office above the unit decides (PEN-2).")
+        user, unit = _office_over(session, actor, unit_id, Forbidden(
+            "约谈问责由该单位上级的政府办公室决定（PEN-2）。", "The office above the unit decides (PEN-2)."))
         if violation_id:
             violation = session.get(Violation, violation_id)
             if violation is None or violation.org_unit_id != unit.id:
