@@ -22,13 +22,14 @@ from .exceptions import (
     GovFlowError,
     InvalidInput,
     NotFound,
+    RateLimited,
     SeparationOfDutiesViolation,
 )
 from .runtime import Runtime, make_runtime
 
 __all__ = [
     "Actor", "Clock", "ConflictError", "DeploymentRejected", "Forbidden", "GovFlowError", "InvalidInput",
-    "ManualClock", "NotFound", "Runtime", "SeparationOfDutiesViolation", "authenticate", "cancel_instance",
+    "ManualClock", "NotFound", "RateLimited", "Runtime", "SeparationOfDutiesViolation", "authenticate", "cancel_instance",
     "check_diagram", "claim_task", "complete_task", "deploy", "deploy_directory", "make_runtime",
     "return_task", "seed_demo", "start_process", "submit_content",
 ]

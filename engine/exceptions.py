@@ -62,3 +62,13 @@ class HandlerFailed(GovFlowError):
     """A service-task handler raised; the command was rolled back."""
 
     retryable = True
+
+
+class RateLimited(GovFlowError):
+    """Too many attempts for one key (a login name, an address, a token) in a short time."""
+
+    retryable = True
+
+    def __init__(self, message: str, message_en: str | None = None, retry_after: int = 60):
+        super().__init__(message, message_en)
+        self.retry_after = retry_after

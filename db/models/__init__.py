@@ -1,6 +1,7 @@
 """All models, imported here so `Base.metadata` knows every table (Alembic reads it)."""
 
 from .admin import AccountLeak, BackgroundCheck, MediaCustody, PasswordReset, ProcessDraft
+from .api import ApiToken, RateLimitBucket, Webhook, WebhookDelivery
 from .assets import (
     ACTIVE_STATES,
     ASSET_KINDS,
@@ -44,6 +45,7 @@ from .supervision import (
 )
 
 __all__ = [
+    "ApiToken", "RateLimitBucket", "Webhook", "WebhookDelivery",
     "Attachment",
     "ACTIVE_STATES", "ASSET_KINDS", "ASSET_STATES", "PLATFORMS", "VIOLATION_TYPES", "Asset", "AssetEvent", "Violation",
     "AuditEvent", "Base", "CalendarOverride", "DEADLINE_RULES", "Deadline", "OVERRIDE_KINDS", "CONTENT_STATUSES", "ContentItem", "HumanTask", "Incident", "NOTIFICATION_KINDS", "Notification", "ServiceJob", "LEVELS", "OrgUnit",
