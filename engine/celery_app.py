@@ -1,4 +1,4 @@
-"""The Celery app: the beat schedule and the jobs (sweep, service-task jobs, notifications).
+"""The Celery app: the beat schedule and the jobs (sweep, service-task jobs, notifications, webhooks).
 
 The broker is GOVFLOW_BROKER_URL: Redis (`redis://…`) or RabbitMQ (`amqp://…`) in production,
 any number of workers. Without it, `govflow serve` uses kombu's SQLAlchemy transport on a SQLite
@@ -72,6 +72,7 @@ def runtime():
 
         _runtime = make_runtime()
         _runtime.dispatcher = send_service_job
+        _runtime.webhook_sender = send_webhook
         _runtime.notifier = lambda messages: app.send_task("govflow.deliver_notifications", args=[messages])
     return _runtime
 
@@ -80,12 +81,16 @@ def send_service_job(job_id: int) -> None:
     app.send_task("govflow.run_service_job", args=[job_id])
 
 
+def send_webhook(delivery_id: int, attempt: int) -> None:
+    app.send_task("govflow.deliver_webhook", args=[delivery_id, attempt])
+
+
 @app.task(name="govflow.sweep")
 def sweep_job() -> dict:
     from .sweep import sweep
 
     result = sweep(runtime())
-    return {"timers": result.timers, "jobs": result.jobs, "reminders": result.reminders}
+    return {"timers": result.timers, "jobs": result.jobs, "reminders": result.reminders, "webhooks": result.webhooks}
 
 
 @app.task(name="govflow.periodic")
@@ -98,6 +103,13 @@ def run_service_job_task(job_id: int) -> str:
     from .jobs import run_service_job
 
     return run_service_job(runtime(), job_id)
+
+
+@app.task(name="govflow.deliver_webhook")
+def deliver_webhook_task(delivery_id: int, attempt: int) -> str:
+    from .webhooks import deliver
+
+    return deliver(runtime(), delivery_id, attempt)
 
 
 @app.task(name="govflow.deliver_notifications")

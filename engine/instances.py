@@ -23,7 +23,7 @@ from db.prepared import Prepared
 from db.session import after_commit
 from handlers.registry import HandlerContext
 
-from . import audit, deadlines, jobs, serialization
+from . import audit, deadlines, jobs, serialization, webhooks
 from .assignment import resolve_scope
 from .calendar import calendar_for
 from .deadlines import DeadlineRecorder
@@ -246,6 +246,7 @@ def save(rt, session: Session, loaded: Loaded, **changes) -> None:
     ending = status == "completed" and row.ended_at is None
     if ending:
         values["ended_at"] = now
+    ended = row.status == "running" and status != "running"  # completed or cancelled by this save
     session.flush()  # whatever the command changed through the ORM goes first
     saved = replace(row, **values)
     written = _SAVE.execute(session, {
@@ -267,9 +268,12 @@ def save(rt, session: Session, loaded: Loaded, **changes) -> None:
     sync_human_tasks(rt, session, row, loaded.definition.task_info, workflow, due_by_task,
                      calendar=(lambda: recorder.calendar) if recorder else None, new=loaded.version == 1)
     jobs.queue_service_tasks(rt, session, row, workflow)
+    end_event = workflow.last_task.task_spec if ending and workflow.last_task else None
     if ending:
         audit.record(session, now=now, action="end", instance_id=row.id, org_unit_id=row.org_unit_id,
-                     data={"end_event": workflow.last_task.task_spec.bpmn_name if workflow.last_task else None})
+                     data={"end_event": end_event.bpmn_name if end_event else None})
+    if ended:  # the one place an instance ends: webhooks of its process are told (engine/webhooks.py)
+        webhooks.instance_ended(rt, session, row, loaded.definition, end_event.bpmn_id if end_event else None)
 
 
 SAVED_WORKFLOWS = "govflow.saved_workflows"

@@ -56,6 +56,18 @@ class Runtime:
 
             deliver(self.session_factory, messages)
 
+    # Hands a committed webhook delivery (id, attempt) to whoever sends it: Celery in production;
+    # by default it is sent at once in this process, right after the command commits.
+    webhook_sender: Callable[[int, int], None] | None = None
+
+    def send_webhook(self, delivery_id: int, attempt: int) -> None:
+        if self.webhook_sender is not None:
+            self.webhook_sender(delivery_id, attempt)
+        else:
+            from .webhooks import deliver
+
+            deliver(self, delivery_id, attempt)
+
     def dispatch(self, job_id: int) -> None:
         if self.dispatcher is not None:
             self.dispatcher(job_id)
@@ -105,8 +117,9 @@ def make_runtime(database_url: str | None = None, clock: Clock | None = None) ->
                  on_complete=[record_stand_in_completion, record_sign_off],
                  roll_calendar_days=os.environ.get("GOVFLOW_ROLL_CALENDAR_DAYS", "") in ("1", "true", "yes"))
     if (os.environ.get("GOVFLOW_JOBS") or ("celery" if os.environ.get("GOVFLOW_BROKER_URL") else "")) == "celery":
-        from .celery_app import app, send_service_job
+        from .celery_app import app, send_service_job, send_webhook
 
         rt.dispatcher = send_service_job
+        rt.webhook_sender = send_webhook
         rt.notifier = lambda messages: app.send_task("govflow.deliver_notifications", args=[messages])
     return rt

@@ -1,4 +1,4 @@
-"""The sweep the background scheduler runs: fire due timers, resend due jobs, send reminders.
+"""The sweep the background scheduler runs: fire due timers, resend due jobs and webhooks, send reminders.
 
 Due instances fire in batches, one transaction per batch (GOVFLOW_TIMER_BATCH, 50): a commit
 costs more than firing a timer, and a backlog (a holiday's worth of deadlines falling due at
@@ -122,12 +122,14 @@ class SweepResult:
     timers: int
     jobs: int
     reminders: int
+    webhooks: int = 0
 
 
 def sweep(rt, limit: int = 500) -> SweepResult:
     """One pass of everything time-driven; what beat runs every few seconds."""
     from .jobs import dispatch_due_jobs
     from .notifications import send_reminders
+    from .webhooks import dispatch_due_deliveries
 
     timers = 0
     while True:  # drain: a backlog of due timers is fired in one pass, batch by batch
@@ -135,4 +137,5 @@ def sweep(rt, limit: int = 500) -> SweepResult:
         timers += batch
         if batch < limit:
             break
-    return SweepResult(timers=timers, jobs=dispatch_due_jobs(rt), reminders=send_reminders(rt))
+    return SweepResult(timers=timers, jobs=dispatch_due_jobs(rt), reminders=send_reminders(rt),
+                       webhooks=dispatch_due_deliveries(rt))

@@ -105,7 +105,8 @@ def clock() -> ManualClock:
 
 def build_runtime(url: str, clock: ManualClock):
     rt = make_runtime(url, clock)
-    rt.dispatcher = rt.notifier = None  # jobs run in-process right after their command, whatever the env says
+    # jobs and webhooks run in-process right after their command, whatever the env says
+    rt.dispatcher = rt.notifier = rt.webhook_sender = None
     rt.files_dir = tempfile.mkdtemp(prefix="govflow-files-")
     deploy_directory(rt, PROCESSES, deployed_by="tests")
     seed_demo(rt, password_hash=DEMO_HASH)
