@@ -53,6 +53,10 @@ ACTION_LABELS.update({
     "urge": ("催办", "urged"), "content_edit": ("修改稿件", "changed the item"),
     "approvals_voided": ("审核意见作废", "approvals voided"), "attachment": ("上传附件", "attached a file"),
 })
+# Webhooks (issue 11): the administrators' configuration of notifications to outside systems.
+ACTION_LABELS.update({"webhook_created": ("新增 Webhook", "webhook added"),
+                      "webhook_deactivated": ("停用 Webhook", "webhook deactivated"),
+                      "webhook_resent": ("重新发送 Webhook 通知", "webhook delivery sent again")})
 PAGE_SIZE = 50
 
 

@@ -417,6 +417,6 @@ def recent_deliveries(session: Session, *, state: str | None = None, limit: int 
             for d, key, url in session.execute(query).all()]
 
 
-def delivery_counts(session: Session) -> dict[str, int]:
+def deliveries_by_state(session: Session) -> dict[str, int]:
     """How many deliveries are pending, delivered and failed."""
     return dict(session.execute(select(WebhookDelivery.state, func.count()).group_by(WebhookDelivery.state)).all())

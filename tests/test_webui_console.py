@@ -15,9 +15,9 @@ from db.session import reading
 from tests.helpers import instance, submit
 
 BASE = (Path(__file__).resolve().parent.parent / "processes" / "content_review.bpmn").read_text(encoding="utf-8")
-CONSOLE_BLUEPRINTS = ("console", "console_processes", "console_instances", "console_people")
+CONSOLE_BLUEPRINTS = ("console", "console_processes", "console_instances", "console_people", "console_webhooks")
 SAMPLE_VALUES = {"key": "content_review", "number": 1, "instance_id": 1, "user_id": 1, "grant_id": 1,
-                 "reset_id": 1, "leak_id": 1, "asset_id": 1}
+                 "reset_id": 1, "leak_id": 1, "asset_id": 1, "webhook_id": 1, "delivery_id": 1}
 MALICIOUS = BASE.replace("<bpmn:conditionExpression>target_kind == 'wechat'</bpmn:conditionExpression>",
                          "<bpmn:conditionExpression>__import__('os').system('id')</bpmn:conditionExpression>")
 XXE = BASE.replace('<?xml version="1.0" encoding="UTF-8"?>',

@@ -924,6 +924,51 @@ MESSAGES = {
     "notice.voided": ("意见作废", "Approval void"),
 }
 
+# Webhooks (issue 11): the console page that configures them and lists their deliveries.
+MESSAGES.update({
+    "console.webhooks": ("Webhook", "Webhooks"),
+    "webhook.intro": ("事项办结或撤销时，平台向外部系统（例如区内容管理系统）发送一条带 HMAC-SHA256 签名的 JSON 通知；"
+                      "接收方用密钥核验签名。发送失败会自动重试。",
+                      "When an item ends (completed or cancelled) GovFlow POSTs a JSON notice signed with HMAC-SHA256 "
+                      "to the outside system, which checks the signature with the secret. Failed sends are retried."),
+    "webhook.top_only": ("Webhook 会把全部单位的办理结果发给外部系统，只有最上级单位的系统管理员可以新增、停用或重新发送。",
+                         "Only an administrator of the top-level unit may add, deactivate or resend webhooks."),
+    "webhook.url": ("接收地址", "URL"),
+    "webhook.created": ("创建", "Created"),
+    "webhook.failed_count": ("发送失败", "Failed"),
+    "webhook.active": ("启用", "Active"),
+    "webhook.inactive": ("已停用", "Deactivated"),
+    "webhook.deactivate": ("停用", "Deactivate"),
+    "webhook.deactivated": ("Webhook 已停用，尚未发送的通知不再发送。", "Webhook deactivated; unsent deliveries were given up."),
+    "webhook.none": ("尚未配置 Webhook。", "No webhook yet."),
+    "webhook.add": ("新增 Webhook", "Add a webhook"),
+    "webhook.add_hint": ("只接受 http:// 或 https:// 地址；不跟随重定向。保存后显示一次签名密钥，请交给接收方。",
+                         "http:// or https:// only; redirects are not followed. The signing secret is shown once after saving."),
+    "webhook.add_button": ("保存并生成密钥", "Save and make a secret"),
+    "webhook.deliveries": ("最近的通知", "Recent deliveries"),
+    "webhook.deliveries_hint": ("接收方返回 2xx 即为送达，不再发送；否则按 1、2、4……分钟的间隔重试，{n} 次仍失败则标为发送失败，可重新发送。",
+                                "A 2xx answer means delivered, never sent again; otherwise retried after 1, 2, 4… minutes, "
+                                "and failed after {n} attempts (you may send it again)."),
+    "webhook.event": ("事件", "Event"),
+    "webhook.instance_n": ("事项 {n}", "Instance {n}"),
+    "webhook.attempts": ("已尝试", "Attempts"),
+    "webhook.last_answer": ("最近一次结果", "Last answer"),
+    "webhook.when": ("时间", "When"),
+    "webhook.delivered_at": ("送达", "Delivered"),
+    "webhook.next_attempt": ("下次发送", "Next attempt"),
+    "webhook.state_pending": ("待发送", "Pending"),
+    "webhook.state_delivered": ("已送达", "Delivered"),
+    "webhook.state_failed": ("发送失败", "Failed"),
+    "webhook.resend": ("重新发送", "Send again"),
+    "webhook.resent": ("已重新排队发送。", "Queued to be sent again."),
+    "webhook.created_title": ("Webhook 已创建", "Webhook created"),
+    "webhook.secret": ("签名密钥", "Signing secret"),
+    "webhook.secret_once": ("密钥只显示这一次，请妥善交给接收方，用于核验 X-GovFlow-Signature。遗失后请停用此 Webhook 并新建一个。",
+                            "The secret is shown only now; give it to the receiver to check X-GovFlow-Signature. "
+                            "If it is lost, deactivate this webhook and add a new one."),
+    "webhook.back": ("返回 Webhook 列表", "Back to webhooks"),
+})
+
 
 def current_lang() -> str:
     lang = request.args.get("lang") or request.cookies.get("lang") or "zh"

@@ -4,6 +4,6 @@ One blueprint per section; every one of them refuses non-administrators in `befo
 (common.admin_only), so no route can be added without the check.
 """
 
-from . import home, instances, people, processes
+from . import home, instances, people, processes, webhooks
 
-blueprints = (home.bp, processes.bp, instances.bp, people.bp)
+blueprints = (home.bp, processes.bp, instances.bp, people.bp, webhooks.bp)
