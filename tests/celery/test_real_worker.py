@@ -159,3 +159,37 @@ def test_a_worker_killed_mid_job_leaves_the_instance_consistent_and_the_job_runs
         ends = session.scalar(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.action == "end", AuditEvent.instance_id == instance_id))
         assert (job.state, job.attempts, stamps, ends) == ("done", 1, 1, 1)
+
+
+def test_a_webhook_delivery_goes_out_through_the_worker_once(sqlite_rt, sqlite_users, clock, worker):
+    from celery import Celery
+
+    from db.models import WebhookDelivery
+    from engine import complete_task
+    from engine.webhooks import create_webhook
+    from tests.helpers import submit, task_id
+    from tests.test_webhooks import Receiver, verify
+
+    clock.set(datetime.now(UTC))  # the worker's sweep reads the real clock: the delivery is not yet due for it
+    receiver = Receiver()
+    try:
+        _, secret = create_webhook(sqlite_rt, sqlite_users["gaoyuan"].user_id, process_key="content_review",
+                                   url=receiver.url)
+        sender = Celery("govflow-test-sender", broker=worker.env["GOVFLOW_BROKER_URL"])
+        sqlite_rt.webhook_sender = lambda delivery_id, attempt: sender.send_task(
+            "govflow.deliver_webhook", args=[delivery_id, attempt])
+        worker.start()
+        iid = submit(sqlite_rt, sqlite_users["zhangsan"], kind="wechat")
+        complete_task(sqlite_rt, task_id(sqlite_rt, iid, "review"), sqlite_users["lisi"], outcome="pass")
+        complete_task(sqlite_rt, task_id(sqlite_rt, iid, "sign"), sqlite_users["wangwu"], outcome="pass")
+
+        def delivered():
+            with reading(sqlite_rt.session_factory) as session:
+                return session.scalar(select(WebhookDelivery.state)) == "delivered"
+
+        _wait_for(delivered, 60, worker, "the worker to deliver the webhook")
+        time.sleep(2.5)  # two more sweeps: nothing is sent twice
+        assert len(receiver.requests) == 1
+        assert verify(secret, receiver.requests[0])["instance_id"] == iid
+    finally:
+        receiver.close()
