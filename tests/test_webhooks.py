@@ -18,13 +18,8 @@ from db.session import reading
 from engine import Forbidden, InvalidInput, cancel_instance, complete_task, webhooks
 from engine.exceptions import ConflictError
 from engine.sweep import sweep
-from engine.webhooks import (
-    create_webhook,
-    deactivate_webhook,
-    deliver,
-    dispatch_due_deliveries,
-    resend_delivery,
-)
+from engine.webhook_admin import create_webhook, deactivate_webhook, resend_delivery
+from engine.webhooks import deliver, dispatch_due_deliveries
 from tests.helpers import submit, task_id
 
 CONTENT = "content_review"
@@ -351,3 +346,18 @@ def test_deactivating_a_webhook_gives_up_its_unsent_deliveries(rt, users, receiv
     assert row.state == "failed" and "停用" in row.last_error and receiver.requests == []
     with pytest.raises(ConflictError, match="已停用"):
         resend_delivery(rt, users["gaoyuan"].user_id, row.id)
+
+
+def test_a_worker_that_dies_during_the_last_attempt_leaves_the_delivery_failed(rt, users, receiver, clock,
+                                                                                 monkeypatch):
+    monkeypatch.setattr(webhooks, "MAX_ATTEMPTS", 1)
+    hook(rt, users, receiver.url)
+    sent = captured(rt)
+    publish_wechat_item(rt, users)
+    [row] = deliveries(rt)
+    assert webhooks._claim(rt, row.id, 0) is not None  # claimed; the worker is killed before it POSTs
+    clock.advance(minutes=5)  # the lease passes
+    assert dispatch_due_deliveries(rt) == 1 and sent[-1] == (row.id, 1)
+    assert deliver(rt, row.id, 1) == "skipped"
+    [row] = deliveries(rt)
+    assert (row.state, row.attempts, row.next_attempt_at) == ("failed", 1, None) and receiver.requests == []

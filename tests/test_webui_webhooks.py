@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from db.models import AuditEvent, Webhook, WebhookDelivery
 from db.session import reading
 from engine import webhooks
+from engine.webhook_admin import create_webhook
 from tests.test_webhooks import CONTENT, Receiver, deliveries, publish_wechat_item, verify
 
 PAGE = "/admin/webhooks/"
@@ -65,8 +66,8 @@ def test_a_form_without_the_csrf_token_is_refused(client, auth, sqlite_rt):
 
 
 def test_another_administrator_may_look_but_not_change(client, auth, sqlite_rt, sqlite_users):
-    webhook_id, _ = webhooks.create_webhook(sqlite_rt, sqlite_users["gaoyuan"].user_id, process_key=CONTENT,
-                                            url="https://cms.example.gov.cn/hook")
+    webhook_id, _ = create_webhook(sqlite_rt, sqlite_users["gaoyuan"].user_id, process_key=CONTENT,
+                                   url="https://cms.example.gov.cn/hook")
     auth.login("liuyang")  # the district's administrator
     page = client.get(PAGE).get_data(as_text=True)
     assert 'data-testid="webhook-top-only"' in page and 'data-testid="webhook-add"' not in page
@@ -79,8 +80,8 @@ def test_another_administrator_may_look_but_not_change(client, auth, sqlite_rt, 
 
 @pytest.mark.parametrize("username", ["zhangsan", "chenjing"])
 def test_someone_who_is_not_an_administrator_gets_403(client, auth, sqlite_rt, sqlite_users, username):
-    webhook_id, _ = webhooks.create_webhook(sqlite_rt, sqlite_users["gaoyuan"].user_id, process_key=CONTENT,
-                                            url="https://cms.example.gov.cn/hook")
+    webhook_id, _ = create_webhook(sqlite_rt, sqlite_users["gaoyuan"].user_id, process_key=CONTENT,
+                                   url="https://cms.example.gov.cn/hook")
     auth.login(username)
     assert client.get(PAGE).status_code == 403
     assert _add(auth, "https://cms.example.gov.cn/other").status_code == 403
@@ -92,8 +93,8 @@ def test_someone_who_is_not_an_administrator_gets_403(client, auth, sqlite_rt, s
 def test_a_failed_delivery_is_shown_and_sent_again_from_the_console(client, auth, sqlite_rt, sqlite_users, receiver,
                                                                      monkeypatch):
     monkeypatch.setattr(webhooks, "MAX_ATTEMPTS", 2)
-    _, secret = webhooks.create_webhook(sqlite_rt, sqlite_users["gaoyuan"].user_id, process_key=CONTENT,
-                                        url=receiver.url)
+    _, secret = create_webhook(sqlite_rt, sqlite_users["gaoyuan"].user_id, process_key=CONTENT,
+                               url=receiver.url)
     receiver.statuses = [500, 500]
     publish_wechat_item(sqlite_rt, sqlite_users)
     [row] = deliveries(sqlite_rt)
@@ -120,8 +121,8 @@ def test_a_failed_delivery_is_shown_and_sent_again_from_the_console(client, auth
 
 
 def test_deactivating_from_the_console_gives_up_pending_deliveries(client, auth, sqlite_rt, sqlite_users):
-    webhook_id, _ = webhooks.create_webhook(sqlite_rt, sqlite_users["gaoyuan"].user_id, process_key=CONTENT,
-                                            url="http://127.0.0.1:9/hook")
+    webhook_id, _ = create_webhook(sqlite_rt, sqlite_users["gaoyuan"].user_id, process_key=CONTENT,
+                                   url="http://127.0.0.1:9/hook")
     sqlite_rt.webhook_sender = lambda *_: None  # the broker holds it
     publish_wechat_item(sqlite_rt, sqlite_users)
     auth.login("gaoyuan")

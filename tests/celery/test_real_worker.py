@@ -166,7 +166,7 @@ def test_a_webhook_delivery_goes_out_through_the_worker_once(sqlite_rt, sqlite_u
 
     from db.models import WebhookDelivery
     from engine import complete_task
-    from engine.webhooks import create_webhook
+    from engine.webhook_admin import create_webhook
     from tests.helpers import submit, task_id
     from tests.test_webhooks import Receiver, verify
 

@@ -12,8 +12,7 @@ from flask_login import current_user
 from db.session import reading
 from engine import GovFlowError
 from engine.versions import is_top_admin
-from engine.webhooks import (
-    MAX_ATTEMPTS,
+from engine.webhook_admin import (
     create_webhook,
     deactivate_webhook,
     deliveries_by_state,
@@ -22,6 +21,7 @@ from engine.webhooks import (
     recent_deliveries,
     resend_delivery,
 )
+from engine.webhooks import MAX_ATTEMPTS
 
 from ..auth import runtime
 from ..i18n import current_lang, t
