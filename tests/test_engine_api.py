@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_the_exported_names_are_pinned():
     assert sorted(engine.__all__) == sorted([
         "Actor", "Clock", "ConflictError", "DeploymentRejected", "Forbidden", "GovFlowError", "InvalidInput",
-        "ManualClock", "NotFound", "Runtime", "SeparationOfDutiesViolation", "authenticate", "cancel_instance",
+        "ManualClock", "NotFound", "RateLimited", "Runtime", "SeparationOfDutiesViolation", "authenticate", "cancel_instance",
         "check_diagram", "claim_task", "complete_task", "deploy", "deploy_directory", "make_runtime",
         "return_task", "seed_demo", "start_process", "submit_content",
     ])
