@@ -28,7 +28,7 @@ def list_assets():
         return {"items": [_asset(session, a) for a in visible_assets(session, me(session))]}
 
 
-@blp.route("/<int:asset_id>")
+@blp.route("/<int(min=1, max=2147483647):asset_id>")
 @blp.response(200, AssetDetailSchema)
 @problems(blp, 404)
 def show(asset_id: int):

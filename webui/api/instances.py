@@ -69,7 +69,7 @@ def find_instances(query):
         return {"items": [instance_view(session, i) for i in found if queries.may_view_instance(session, user, i, now)]}
 
 
-@blp.route("/<int:instance_id>")
+@blp.route("/<int(min=1, max=2147483647):instance_id>")
 @blp.response(200, InstanceSchema)
 @problems(blp, 404)
 def show(instance_id: int):
@@ -79,7 +79,7 @@ def show(instance_id: int):
         return instance_view(session, visible_instance(session, instance_id, me(session), rt.clock.now()))
 
 
-@blp.route("/<int:instance_id>/cancel", methods=["POST"])
+@blp.route("/<int(min=1, max=2147483647):instance_id>/cancel", methods=["POST"])
 @blp.arguments(CancelBodySchema)
 @blp.response(200, InstanceSchema)
 @problems(blp, 403, 404, 409, 422)

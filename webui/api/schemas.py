@@ -8,6 +8,16 @@ from marshmallow import RAISE, Schema, fields, validate
 from db.models import CONTENT_MODES, TARGET_KINDS
 from engine.inbox import DEADLINE_STATES, MAX_PAGE_SIZE, MAX_QUERY
 
+MAX_ID = 2**31 - 1  # ids are 32-bit in PostgreSQL; a larger number names nothing
+
+
+def Id(**kw) -> fields.Integer:  # noqa: N802  (a field factory, read like a field class)
+    return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kw)
+
+
+def Day(**kw) -> fields.Date:  # noqa: N802
+    return fields.Date(validate=lambda d: 2000 <= d.year <= 2100, metadata={"description": "a day, years 2000–2100"}, **kw)
+
 
 class Strict(Schema):
     class Meta:
@@ -153,8 +163,8 @@ class TaskQuerySchema(Strict):
     list = fields.String(load_default="todo", validate=validate.OneOf(["todo", "done"]),
                          metadata={"description": "todo: 待办 (default); done: 已办"})
     process = fields.String(validate=validate.Length(min=1, max=120))
-    asset_id = fields.Integer(validate=validate.Range(min=1))
-    unit_id = fields.Integer(validate=validate.Range(min=1))
+    asset_id = Id()
+    unit_id = Id()
     deadline = fields.String(validate=validate.OneOf(DEADLINE_STATES))
     q = fields.String(validate=validate.Length(min=1, max=MAX_QUERY))
     cursor = fields.String(validate=validate.Length(min=1, max=200))
@@ -263,13 +273,13 @@ class AssetListSchema(Strict):
 
 
 class AuditQuerySchema(Strict):
-    asset_id = fields.Integer(validate=validate.Range(min=1))
-    actor_id = fields.Integer(validate=validate.Range(min=1))
-    unit_id = fields.Integer(validate=validate.Range(min=1))
+    asset_id = Id()
+    actor_id = Id()
+    unit_id = Id()
     process_key = fields.String(validate=validate.Length(min=1, max=120))
     action = fields.String(validate=validate.Length(min=1, max=60))
-    date_from = fields.Date()
-    date_to = fields.Date()
+    date_from = Day()
+    date_to = Day()
     cursor = fields.String(validate=validate.Length(min=1, max=100))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 

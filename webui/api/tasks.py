@@ -73,7 +73,7 @@ def _scoped(task_id: int, what: str, what_en: str) -> None:
     require_scope(role, what, what_en)
 
 
-@blp.route("/<int:task_id>")
+@blp.route("/<int(min=1, max=2147483647):task_id>")
 @blp.response(200, TaskSchema)
 @problems(blp, 403, 404)
 def show(task_id: int):
@@ -81,7 +81,7 @@ def show(task_id: int):
     return _task_view(task_id)
 
 
-@blp.route("/<int:task_id>/claim", methods=["POST"])
+@blp.route("/<int(min=1, max=2147483647):task_id>/claim", methods=["POST"])
 @blp.response(200, TaskSchema)
 @problems(blp, 403, 404, 409)
 def claim(task_id: int):
@@ -91,7 +91,7 @@ def claim(task_id: int):
     return _task_view(task_id)
 
 
-@blp.route("/<int:task_id>/complete", methods=["POST"])
+@blp.route("/<int(min=1, max=2147483647):task_id>/complete", methods=["POST"])
 @blp.arguments(CompleteBodySchema)
 @blp.response(200, TaskSchema)
 @problems(blp, 400, 403, 404, 409, 422)
@@ -103,7 +103,7 @@ def complete(body, task_id: int):
     return _task_view(task_id)
 
 
-@blp.route("/<int:task_id>/return", methods=["POST"])
+@blp.route("/<int(min=1, max=2147483647):task_id>/return", methods=["POST"])
 @blp.arguments(ReturnBodySchema)
 @blp.response(200, TaskSchema)
 @problems(blp, 400, 403, 404, 409, 422)
