@@ -178,12 +178,16 @@ def test_REV_4_return_needs_a_reason_and_sends_the_item_back_to_the_editor(as_us
     assert cms.get(f"/tasks/{revise['id']}").get_json()["instance"]["history"][-1]["opinion"] == "标题有错别字"
 
 
-def test_two_clients_completing_the_same_task_one_wins_the_other_gets_409_naming_who_and_when(app, sqlite_rt, as_user):
-    grant(sqlite_rt, "huanglei", "reviewer")  # a second reviewer of 区教育局
-    cms = as_user("zhangsan")
+def test_two_clients_completing_the_same_task_one_wins_the_other_gets_409_naming_who_and_when(rt):
+    """On SQLite and PostgreSQL: two systems post the same completion at the same moment."""
+    from webui import create_app
+
+    app = create_app({"SECRET_KEY": "test-secret", "TESTING": True, "GOVFLOW_RUNTIME": rt})
+    grant(rt, "huanglei", "reviewer")  # a second reviewer of 区教育局
+    cms = Api(app.test_client(), token_for(rt, "zhangsan"))
     instance = cms.post("/content", ARTICLE).get_json()
     review_id = instance["open_tasks"][0]["id"]
-    clients = [as_user("lisi", ["reviewer"]), as_user("huanglei", ["reviewer"])]
+    clients = [Api(app.test_client(), token_for(rt, name, ["reviewer"])) for name in ("lisi", "huanglei")]
     barrier, answers = threading.Barrier(2), [None, None]
 
     def race(i):
@@ -201,7 +205,7 @@ def test_two_clients_completing_the_same_task_one_wins_the_other_gets_409_naming
     loser = _problem(next(a for a in answers if a.status_code == 409), 409, "conflict")
     assert loser["completed_by"]["username"] == winner["username"]
     assert loser["completed_at"] and winner["real_name"] in loser["detail"]
-    with reading(sqlite_rt.session_factory) as session:
+    with reading(rt.session_factory) as session:
         completes = session.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance["id"],
                                                              AuditEvent.action == "complete")).all()
     assert len(completes) == 1
