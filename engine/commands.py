@@ -3,6 +3,8 @@ instance and commits state, version, inbox rows and audit events together, or no
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, fields
 from uuid import UUID
 
@@ -51,8 +53,24 @@ _LATEST_DEFINITION = Prepared(select(ProcessDefinition.id).where(ProcessDefiniti
                               .order_by(ProcessDefinition.version.desc()).limit(1))
 _INSTANCE_COLUMNS = [f.name for f in fields(instances.InstanceRow) if f.name != "id"]
 _NEW_INSTANCE = Prepared(insert(ProcessInstance).returning(ProcessInstance.id), columns=_INSTANCE_COLUMNS)
+# The calling system's key for an instance started through the API (see `external_key`).
+_EXTERNAL_KEY: ContextVar[str | None] = ContextVar("govflow_external_key", default=None)
+_RUNNING_WITH_KEY = Prepared(select(ProcessInstance.id).join(ProcessDefinition).where(
+    ProcessInstance.external_key == bindparam("key"), ProcessInstance.status == "running",
+    ProcessInstance.org_unit_id == bindparam("unit_id"), ProcessDefinition.key == bindparam("process")).limit(1))
 _CLAIM = Prepared(update(HumanTask).where(HumanTask.id == bindparam("task_id")).values(
     assignee_id=bindparam("user_id"), claimed_at=bindparam("now")))
+
+
+@contextmanager
+def external_key(key: str | None):
+    """Starts inside this block record `key`, the caller's own key for the item (the API's
+    `business_key`); a second running instance of the same process, unit and key is refused."""
+    token = _EXTERNAL_KEY.set(key)
+    try:
+        yield
+    finally:
+        _EXTERNAL_KEY.reset(token)
 
 
 def load_actor(session: Session, actor: Actor, now=None) -> ActingUser:
@@ -113,11 +131,19 @@ def start_instance(rt, session: Session, definition: CompiledDefinition, *, titl
     data = dict(data or {})
     refuse_typename(data)
     now = rt.clock.now()
+    outside_key = _EXTERNAL_KEY.get()
+    if outside_key is not None:
+        existing = _RUNNING_WITH_KEY.scalar(session, {"key": outside_key, "unit_id": unit_id, "process": definition.key})
+        if existing is not None:
+            raise ConflictError(f"业务编号“{outside_key}”已有进行中的事项（编号 {existing}），未重复发起。",
+                                f"A running item (#{existing}) already has the business key \"{outside_key}\"; "
+                                "nothing was started.", details={"instance_id": existing})
     # Inserted at version 0; the save below moves it to 1 under the same optimistic check.
     values = {"definition_id": definition.id, "status": "running", "state": "", "version": 0,
               "business_key": business_key, "title": title, "org_unit_id": unit_id,
               "started_by_id": started_by_id, "started_at": now, "ended_at": None, "end_reason": None,
-              "next_timer_at": None, "has_incident": False, "suspended": False}
+              "next_timer_at": None, "has_incident": False, "suspended": False,
+              "external_key": outside_key}
     session.flush()  # rows the instance points at (a content item, an asset) exist first
     row = instances.InstanceRow(id=_NEW_INSTANCE.scalar(session, values), **values)
     workflow = instances.new_workflow(rt, session, definition, row)
@@ -145,7 +171,8 @@ def _ready_task(session: Session, task_id: int) -> tuple[instances.TaskRow, inst
     row, task = instances.lock_task(session, task_id)
     if task.state != "ready":
         message = instances.describe_completion(session, task)
-        raise ConflictError(f"{message}，您的操作未执行。", f"{message}; your action was not carried out.")
+        raise ConflictError(f"{message}，您的操作未执行。", f"{message}; your action was not carried out.",
+                            details=instances.completion_details(session, task))
     if row.suspended:
         raise ConflictError("此事项已被系统管理员挂起，恢复之前不能办理，您的操作未执行。",
                             "An administrator has suspended this item; it cannot be worked until it is resumed.")

@@ -53,9 +53,16 @@ class InvalidInput(GovFlowError):
 
 
 class ConflictError(GovFlowError):
-    """Someone else changed the item first; nothing was changed. Worth reloading and retrying."""
+    """Someone else changed the item first; nothing was changed. Worth reloading and retrying.
+
+    `details` says what happened instead, for machines (the API's 409 names who completed the task
+    and when)."""
 
     retryable = True
+
+    def __init__(self, message: str, message_en: str | None = None, details: dict | None = None):
+        super().__init__(message, message_en)
+        self.details = details or {}
 
 
 class HandlerFailed(GovFlowError):

@@ -60,6 +60,7 @@ class InstanceRow:
     next_timer_at: datetime | None
     has_incident: bool
     suspended: bool
+    external_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -347,6 +348,14 @@ def _new_human_task(session, row, spiff_id, bpmn_id, task_info, now) -> dict:
     return {"instance_id": row.id, "spiff_task_id": spiff_id, "bpmn_id": bpmn_id, "name": task_info["name"],
             "role": role, "org_unit_id": scope, "assignee_id": assignee, "state": "ready",
             "form_key": task_info.get("form"), "created_at": now}
+
+
+def completion_details(session: Session, task) -> dict:
+    """Who finished the task and when, for machines (the API's 409)."""
+    who = session.get(User, task.completed_by_id) if task.completed_by_id else None
+    return {"task_id": task.id, "task_state": task.state,
+            "completed_by": {"id": who.id, "username": who.username, "real_name": who.real_name} if who else None,
+            "completed_at": task.completed_at.isoformat() if task.completed_at else None}
 
 
 def describe_completion(session: Session, task) -> str:

@@ -78,7 +78,8 @@ class Ended:
     instance_id: int
     process_key: str
     process_version: int
-    business_key: str
+    engine_key: str  # process_instance.business_key, e.g. content:12
+    business_key: str | None  # the calling system's own key (process_instance.external_key), if it gave one
     status: str
     end_reason: str | None
     ended_at: datetime | None
@@ -95,8 +96,8 @@ def instance_ended(rt, session: Session, row, definition, end_event: str | None)
     if staged is None:
         staged = session.info[ENDED] = []
         before_commit(session, lambda: _write_deliveries(rt, session))
-    staged.append(Ended(row.id, definition.key, definition.version, row.business_key, row.status, row.end_reason,
-                        row.ended_at, end_event))
+    staged.append(Ended(row.id, definition.key, definition.version, row.business_key, row.external_key, row.status,
+                        row.end_reason, row.ended_at, end_event))
 
 
 def _write_deliveries(rt, session: Session) -> None:
@@ -120,12 +121,13 @@ def _write_deliveries(rt, session: Session) -> None:
 def _body(session: Session, delivery_id: int, event: str, ended: Ended) -> str:
     body = {"event": event, "delivery_id": delivery_id, "instance_id": ended.instance_id,
             "process_key": ended.process_key, "process_version": ended.process_version,
-            "status": ended.status, "end_reason": ended.end_reason, "ended_at": _iso(ended.ended_at)}
-    if ended.business_key:
+            "engine_key": ended.engine_key, "status": ended.status, "end_reason": ended.end_reason,
+            "ended_at": _iso(ended.ended_at)}
+    if ended.business_key:  # named as in the JSON API, where the caller gave it at the start
         body["business_key"] = ended.business_key
     if ended.end_event:
         body["end_event"] = ended.end_event
-    kind, _, ident = ended.business_key.partition(":")
+    kind, _, ident = ended.engine_key.partition(":")
     if kind == "content" and ident.isdigit():
         item = session.get(ContentItem, int(ident))
         if item is not None:

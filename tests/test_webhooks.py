@@ -119,7 +119,7 @@ def test_an_ended_instance_sends_one_delivery_whose_signature_the_receiver_verif
         instance = session.get(ProcessInstance, iid)
         version = instance.definition.version
     assert body == {"event": "instance.completed", "delivery_id": row.id, "instance_id": iid,
-                    "process_key": CONTENT, "process_version": version, "business_key": instance.business_key,
+                    "process_key": CONTENT, "process_version": version, "engine_key": instance.business_key,
                     "status": "completed", "end_reason": None, "end_event": body["end_event"],
                     "ended_at": clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
                     "content": {"id": int(instance.business_key.partition(":")[2]), "status": "published",
@@ -140,6 +140,17 @@ def test_a_cancelled_item_tells_the_reason_and_the_cancelled_content_status(rt, 
     assert receiver.requests[0]["headers"]["X-GovFlow-Event"] == "instance.cancelled"
     assert (body["event"], body["status"], body["end_reason"]) == ("instance.cancelled", "cancelled", "稿件作废，不再发布")
     assert body["content"]["status"] == "cancelled" and "end_event" not in body
+
+
+def test_the_callers_own_business_key_comes_back_in_the_body(rt, users, receiver):
+    from engine.commands import external_key
+
+    _, secret = hook(rt, users, receiver.url)
+    with external_key("CMS-2026-0042"):  # what the JSON API records as the caller's business_key
+        iid = submit(rt, users["zhangsan"])
+    cancel_instance(rt, iid, users["zhangsan"], reason="撤稿")
+    body = verify(secret, receiver.requests[0])
+    assert (body["business_key"], body["engine_key"], body["instance_id"]) == ("CMS-2026-0042", f"content:{body['content']['id']}", iid)
 
 
 def test_every_active_webhook_of_the_process_gets_its_own_delivery_and_others_get_none(rt, users, receiver):

@@ -34,6 +34,7 @@ from . import (
     violations,
     workcalendar,
 )
+from .api import init_api
 from .config import from_environment
 from .i18n import current_lang, remember_lang, t
 from .session_timeout import init_app as init_session_timeout
@@ -57,6 +58,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.register_blueprint(blueprint)
     for blueprint in (security.bp, supervision.bp, violations.bp):  # issue 7: security, supervision, violations
         app.register_blueprint(blueprint)
+    init_api(app, csrf)  # issue 11: /api/v1, token-authenticated
 
     @app.before_request
     def choose_language():

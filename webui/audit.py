@@ -66,7 +66,10 @@ def _date(name: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
+        if not 2000 <= day.year <= 2100:  # the trail holds nothing else, and year 1 overflows in UTC
+            raise ValueError(value)
+        return day
     except ValueError:
         flash(t("audit.bad_date").format(value=value), "error")
         return None
@@ -74,7 +77,8 @@ def _date(name: str) -> date | None:
 
 def _int(name: str) -> int | None:
     value = request.args.get(name, "").strip()
-    return int(value) if value.isdigit() else None
+    # isascii: "²" is a digit to isdigit() but not to int(); 10 digits at most: ids are 32-bit.
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 10 and int(value) < 2**31 else None
 
 
 def event_filter() -> EventFilter:

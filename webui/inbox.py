@@ -29,7 +29,8 @@ def _filters(with_status: bool = False) -> inbox.InboxFilter:
 
     def number(name):
         value = args.get(name, "")
-        return int(value) if value.isdigit() else None
+        # isascii: "²" is a digit to isdigit() but not to int(); ids are 32-bit.
+        return int(value) if value.isascii() and value.isdigit() and len(value) <= 10 and int(value) < 2**31 else None
 
     return inbox.InboxFilter(process=args.get("process") or None, asset_id=number("asset"), unit_id=number("unit"),
                              deadline=args.get("deadline") if args.get("deadline") in DEADLINE_CHOICES else None,

@@ -52,6 +52,9 @@ class ProcessInstance(Base):
     has_incident: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Suspended by an administrator: no timers fire, no jobs run, no task is claimed or completed.
     suspended: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The calling system's own key for the item (e.g. the CMS's article number), given when it was
+    # started through the API; one running instance per process, unit and key.
+    external_key: Mapped[str | None] = mapped_column(String(120), index=True)
 
     definition: Mapped[ProcessDefinition] = relationship()
 
