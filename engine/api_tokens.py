@@ -54,9 +54,11 @@ def create_token(session: Session, user: User, *, name: str, roles: list[str] | 
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise InvalidInput("请填写令牌名称（不超过 100 个字）。", "Give the token a name (at most 100 characters).")
+    held = sorted({g.role for g in roles_of(session, user.id)})
+    if not held:
+        raise InvalidInput("您没有任何角色，无法创建令牌。", "You hold no role, so a token would have none either.")
     if roles is not None and not roles:
         raise InvalidInput("请至少选择一个角色。", "Choose at least one role.")
-    held = sorted({g.role for g in roles_of(session, user.id)})
     wanted = sorted(set(roles)) if roles is not None else held
     unknown = [r for r in wanted if r not in ROLES]
     if unknown:
@@ -65,8 +67,6 @@ def create_token(session: Session, user: User, *, name: str, roles: list[str] | 
     if not_held:
         raise InvalidInput(f"您不具有角色 {'、'.join(ROLES[r] for r in not_held)}，令牌不能超出您的权限。",
                            f"You do not hold the role {', '.join(not_held)}; a token cannot exceed your rights.")
-    if not wanted:
-        raise InvalidInput("您没有任何角色，无法创建令牌。", "You hold no role, so a token would have none either.")
     if days is not None and not 1 <= days <= MAX_DAYS:
         raise InvalidInput(f"有效期须在 1 至 {MAX_DAYS} 天之间。", f"The validity must be 1 to {MAX_DAYS} days.")
     # Two creations at once must not both see 19 live tokens: on PostgreSQL the owner's row is the

@@ -53,6 +53,9 @@ ACTION_LABELS.update({
     "urge": ("催办", "urged"), "content_edit": ("修改稿件", "changed the item"),
     "approvals_voided": ("审核意见作废", "approvals voided"), "attachment": ("上传附件", "attached a file"),
 })
+# Personal API tokens (issue 11).
+ACTION_LABELS.update({"api_token_created": ("创建 API 令牌", "API token created"),
+                      "api_token_revoked": ("吊销 API 令牌", "API token revoked")})
 PAGE_SIZE = 50
 
 

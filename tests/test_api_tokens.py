@@ -115,6 +115,16 @@ def test_a_refused_token_says_why_and_writes_nothing(rt, kwargs, message):
     assert counts(rt) == (0, 0)
 
 
+def test_someone_without_any_role_is_told_so_and_gets_no_token(rt, users):
+    with reading(rt.session_factory) as session:
+        editor = session.scalar(select(RoleGrant.id).where(RoleGrant.user_id == users["zhangsan"].user_id))
+    revoke_role(rt, users["liuyang"].user_id, users["zhangsan"].user_id, grant_id=editor, reason="岗位调整")
+    for roles in (None, [], ["editor"]):
+        with pytest.raises(InvalidInput, match="您没有任何角色，无法创建令牌"):
+            make(rt, "zhangsan", roles=roles)
+    assert counts(rt) == (0, 0)
+
+
 def test_at_most_twenty_live_tokens_and_revoked_or_expired_ones_do_not_count(rt, clock):
     ids = [make(rt, "zhangsan", name=f"接口{i}", days=1 if i < 2 else 90)[0] for i in range(MAX_TOKENS_PER_USER)]
     with pytest.raises(InvalidInput, match=f"最多保留 {MAX_TOKENS_PER_USER} 个令牌"):
