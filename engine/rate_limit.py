@@ -55,11 +55,10 @@ def count_attempt(factory: sessionmaker[Session], key: str, *, limit: int, windo
                 raise
     if count > limit:
         wait = max(1, math.ceil((start + window - now).total_seconds()))
-        if wait < 120:
-            zh, en = f"{wait} 秒", f"{wait} seconds"
-        else:
-            zh, en = f"{math.ceil(wait / 60)} 分钟", f"{math.ceil(wait / 60)} minutes"
-        raise RateLimited(f"尝试次数过多，请 {zh}后再试。", f"Too many attempts; try again in {en}.", retry_after=wait)
+        zh, en = f"尝试次数过多，请 {wait} 秒后再试", f"Too many attempts; try again in {wait} seconds"
+        if wait >= 120:  # a long wait is easier to read in minutes as well
+            zh, en = f"{zh}（约 {math.ceil(wait / 60)} 分钟）", f"{en} (about {math.ceil(wait / 60)} minutes)"
+        raise RateLimited(f"{zh}。", f"{en}.", retry_after=wait)
 
 
 def _count(factory: sessionmaker[Session], key: str, start: datetime) -> int:

@@ -187,7 +187,7 @@ def test_token_creation_is_limited_per_person_and_hour(limited_app, sqlite_rt, c
     assert _create(auth, name="二").status_code == 200
     refused = _create(auth, name="三")
     assert refused.status_code == 429 and refused.headers["Retry-After"] == "3600"
-    assert "尝试次数过多，请 60 分钟后再试" in _html(refused) and "gf_" not in _html(refused).split("my-tokens")[0]
+    assert "尝试次数过多，请 3600 秒后再试（约 60 分钟）" in _html(refused) and "gf_" not in _html(refused).split("my-tokens")[0]
     assert _written(sqlite_rt) == (2, 2)
     other = AuthActions(limited_app.test_client())
     other.login("zhangsan")  # another person's count is their own
@@ -204,7 +204,7 @@ def test_the_login_limit_answers_429_without_checking_the_password_then_the_next
         assert _login_from(client, "10.0.0.1", "zhangsan", "wrong").status_code == 401
     refused = _login_from(client, "10.0.0.1", "zhangsan")  # the right password, too late
     assert refused.status_code == 429 and refused.headers["Retry-After"] == "300"
-    assert "尝试次数过多，请 5 分钟后再试" in _html(refused)
+    assert "尝试次数过多，请 300 秒后再试（约 5 分钟）" in _html(refused)
     assert client.get("/inbox/").status_code == 302  # not logged in
     clock.advance(minutes=4)
     assert _login_from(client, "10.0.0.1", "zhangsan").headers["Retry-After"] == "60"
