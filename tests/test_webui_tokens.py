@@ -175,6 +175,17 @@ def test_the_token_page_needs_a_login(client):
     assert client.get("/account/tokens/").status_code == 302
 
 
+def test_an_auditor_creates_and_revokes_an_auditor_token_though_read_only_elsewhere(client, auth, sqlite_rt):
+    auth.login("chenjing")
+    token = _token_in(_html(_create(auth, roles=("auditor",))))
+    assert _acts_as(sqlite_rt, token).roles == {"auditor"}
+    with reading(sqlite_rt.session_factory) as session:
+        token_id = session.scalar(select(ApiToken.id))
+    assert auth.post(f"/account/tokens/{token_id}/revoke").status_code == 303
+    assert _acts_as(sqlite_rt, token) is None
+    assert auth.post("/notifications/read").status_code == 403  # still read-only everywhere else
+
+
 # --- rate limits ------------------------------------------------------------------------------
 
 def test_token_creation_is_limited_per_person_and_hour(limited_app, sqlite_rt, clock):
