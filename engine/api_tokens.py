@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from db.models import ROLES, ApiToken, User
@@ -41,17 +41,25 @@ class TokenUser:
 
 
 def digest(token: str) -> str:
+    """The SHA-256 (hex) under which a token is stored and looked up."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 def create_token(session: Session, user: User, *, name: str, roles: list[str] | None, days: int | None,
                  now: datetime, client_addr: str | None = None) -> tuple[ApiToken, str]:
-    """Make a token for `user`; returns the row and the token itself (shown once, never stored)."""
+    """Make a token for `user`; returns the row and the token itself (shown once, never stored).
+
+    `roles` None gives the token every role the user holds; an empty list is refused rather
+    than read as "all". `days` None makes a token that does not expire."""
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise InvalidInput("请填写令牌名称（不超过 100 个字）。", "Give the token a name (at most 100 characters).")
     held = sorted({g.role for g in roles_of(session, user.id)})
-    wanted = sorted(set(roles)) if roles else held
+    if not held:
+        raise InvalidInput("您没有任何角色，无法创建令牌。", "You hold no role, so a token would have none either.")
+    if roles is not None and not roles:
+        raise InvalidInput("请至少选择一个角色。", "Choose at least one role.")
+    wanted = sorted(set(roles)) if roles is not None else held
     unknown = [r for r in wanted if r not in ROLES]
     if unknown:
         raise InvalidInput(f"未知的角色：{'、'.join(unknown)}。", f"Unknown role: {', '.join(unknown)}.")
@@ -59,11 +67,13 @@ def create_token(session: Session, user: User, *, name: str, roles: list[str] | 
     if not_held:
         raise InvalidInput(f"您不具有角色 {'、'.join(ROLES[r] for r in not_held)}，令牌不能超出您的权限。",
                            f"You do not hold the role {', '.join(not_held)}; a token cannot exceed your rights.")
-    if not wanted:
-        raise InvalidInput("您没有任何角色，无法创建令牌。", "You hold no role, so a token would have none either.")
     if days is not None and not 1 <= days <= MAX_DAYS:
         raise InvalidInput(f"有效期须在 1 至 {MAX_DAYS} 天之间。", f"The validity must be 1 to {MAX_DAYS} days.")
-    live = session.scalar(select(ApiToken.id).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    # Two creations at once must not both see 19 live tokens: on PostgreSQL the owner's row is the
+    # lock they queue on (SQLite's BEGIN IMMEDIATE already serialises writers; FOR UPDATE is dropped there).
+    session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    live = session.scalar(select(ApiToken.id).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None),
+                                                    or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now))
                           .offset(MAX_TOKENS_PER_USER - 1).limit(1))
     if live is not None:
         raise InvalidInput(f"每人最多保留 {MAX_TOKENS_PER_USER} 个令牌，请先吊销不用的令牌。",
@@ -93,6 +103,7 @@ def revoke_token(session: Session, user: User, token_id: int, *, now: datetime,
 
 
 def tokens_of(session: Session, user_id: int) -> list[ApiToken]:
+    """The user's tokens, revoked ones last, newest first."""
     return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user_id)
                                 .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc())))
 
@@ -100,7 +111,7 @@ def tokens_of(session: Session, user_id: int) -> list[ApiToken]:
 def authenticate_token(session: Session, token: str, now: datetime) -> TokenUser | None:
     """The token's owner and scope, or None for an unknown, revoked or expired token or an
     inactive owner. Updates `last_used_at` now and then (the caller commits)."""
-    if not token.startswith(PREFIX) or len(token) > 100:
+    if not isinstance(token, str) or not token.startswith(PREFIX) or len(token) > 100:
         return None
     row = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == digest(token)))
     if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):

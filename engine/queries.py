@@ -57,6 +57,9 @@ ACTION_LABELS.update({
 ACTION_LABELS.update({"webhook_created": ("新增 Webhook", "webhook added"),
                       "webhook_deactivated": ("停用 Webhook", "webhook deactivated"),
                       "webhook_resent": ("重新发送 Webhook 通知", "webhook delivery sent again")})
+# Personal API tokens (issue 11).
+ACTION_LABELS.update({"api_token_created": ("创建 API 令牌", "API token created"),
+                      "api_token_revoked": ("吊销 API 令牌", "API token revoked")})
 PAGE_SIZE = 50
 
 

@@ -17,6 +17,7 @@ from engine.queries import ACTION_LABELS
 
 from . import (
     account,
+    api_tokens_ui,
     assets,
     audit,
     auth,
@@ -35,7 +36,7 @@ from . import (
     workcalendar,
 )
 from .api import init_api
-from .config import from_environment
+from .config import from_environment, rate_limit_defaults
 from .i18n import current_lang, remember_lang, t
 from .session_timeout import init_app as init_session_timeout
 from .stand_ins import bp as stand_ins_bp
@@ -48,6 +49,8 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(from_environment() if config is None or "SECRET_KEY" not in config else {})
     app.config.update(config or {})
+    for key, value in rate_limit_defaults().items():  # a test's mapping may leave them out
+        app.config.setdefault(key, value)
     runtime = app.config.get("GOVFLOW_RUNTIME") or make_runtime(app.config.get("GOVFLOW_DATABASE_URL"))
     app.extensions["govflow"] = runtime
 
@@ -59,6 +62,7 @@ def create_app(config: dict | None = None) -> Flask:
     for blueprint in (security.bp, supervision.bp, violations.bp):  # issue 7: security, supervision, violations
         app.register_blueprint(blueprint)
     init_api(app, csrf)  # issue 11: /api/v1, token-authenticated
+    app.register_blueprint(api_tokens_ui.bp)  # issue 11: personal API tokens
 
     @app.before_request
     def choose_language():

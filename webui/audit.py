@@ -38,7 +38,9 @@ from .i18n import current_lang, t
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-READ_ONLY_EXEMPT = {"auth.login", "auth.logout", "static"}
+# An auditor's own API tokens change no record either: an auditor token is how the audit trail is
+# read through the API (GET /api/v1/audit/events), and revoking it must stay possible.
+READ_ONLY_EXEMPT = {"auth.login", "auth.logout", "static", "api_tokens.create", "api_tokens.revoke"}
 
 
 @bp.before_app_request

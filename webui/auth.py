@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import LoginManager, UserMixin, login_required, login_user, logout_user
 
 from db.models import ROLES, OrgUnit, User
 from db.session import reading
 from engine import authenticate
 from engine.accounts import roles_of
+from engine.exceptions import RateLimited
 from engine.passwords import change_required
+from engine.rate_limit import count_attempt
 
 from .i18n import t
 
@@ -73,9 +76,32 @@ def _safe_next(target: str | None) -> str:
     return url_for("inbox.todo")
 
 
+def _count_login(username: str) -> None:
+    """Count this login attempt per submitted username and per client address; RateLimited when
+    either is over its limit. A guesser spreading one name over many addresses meets the first,
+    one address trying many names the second."""
+    config, rt = current_app.config, runtime()
+    window = timedelta(seconds=config["GOVFLOW_LOGIN_WINDOW_SECONDS"])
+    refused: RateLimited | None = None
+    for key, limit in ((f"login:user:{username.strip().casefold()}", config["GOVFLOW_LOGIN_LIMIT"]),
+                       (f"login:addr:{request.remote_addr or 'unknown'}", config["GOVFLOW_LOGIN_ADDRESS_LIMIT"])):
+        try:
+            count_attempt(rt.session_factory, key, limit=limit, window=window, now=rt.clock.now())
+        except RateLimited as err:  # still count the other key, then answer with the longer wait
+            if refused is None or err.retry_after > refused.retry_after:
+                refused = err
+    if refused is not None:
+        raise refused
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if request.method == "POST":
+        try:
+            _count_login(request.form.get("username", ""))
+        except RateLimited as err:  # the password is not even looked at
+            flash(err.localized(g.get("lang", "zh")), "error")
+            return render_template("auth/login.html"), 429, {"Retry-After": str(err.retry_after)}
         with reading(runtime().session_factory) as session:
             user = authenticate(session, request.form.get("username", ""), request.form.get("password", ""))
             user_id = user.id if user else None

@@ -20,6 +20,26 @@ def _secret_key(instance_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def _positive(name: str, default: int) -> int:
+    value = int(os.environ.get(name) or default)
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1")
+    return value
+
+
+def rate_limit_defaults() -> dict:
+    """Attempts allowed per window (engine/rate_limit.py): logins per submitted username and, five
+    times as many by default, per client address in GOVFLOW_LOGIN_WINDOW_SECONDS; API tokens
+    created per person and hour."""
+    login = _positive("GOVFLOW_LOGIN_LIMIT", 10)
+    return {
+        "GOVFLOW_LOGIN_LIMIT": login,
+        "GOVFLOW_LOGIN_ADDRESS_LIMIT": _positive("GOVFLOW_LOGIN_ADDRESS_LIMIT", 5 * login),
+        "GOVFLOW_LOGIN_WINDOW_SECONDS": _positive("GOVFLOW_LOGIN_WINDOW_SECONDS", 300),
+        "GOVFLOW_TOKEN_CREATE_LIMIT": _positive("GOVFLOW_TOKEN_CREATE_LIMIT", 10),
+    }
+
+
 def from_environment() -> dict:
     instance_dir = Path(os.environ.get("GOVFLOW_INSTANCE_DIR", "instance"))
     return {
@@ -29,4 +49,5 @@ def from_environment() -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "MAX_CONTENT_LENGTH": 11 * 1024 * 1024,  # attachments up to 10 MB
         "GOVFLOW_SESSION_MINUTES": int(os.environ.get("GOVFLOW_SESSION_MINUTES") or 30),  # idle logout
+        **rate_limit_defaults(),
     }
