@@ -386,3 +386,11 @@ def test_the_openapi_document_and_the_docs_page_are_served_locally(client):
     page = client.get("/api/v1/docs").get_data(as_text=True)
     assert "/api/v1/tasks/{task_id}/complete" in page and "CompleteBody" in page
     assert "http://" not in page.replace("http://localhost", "") and "https://" not in page
+
+
+def test_the_user_menu_leads_to_the_tokens_and_the_docs(client, auth):
+    auth.login("zhangsan")
+    page = client.get("/inbox/todo").get_data(as_text=True)
+    assert 'data-testid="nav-api-tokens"' in page and 'href="/api/v1/docs"' in page
+    docs = client.get("/api/v1/docs").get_data(as_text=True)
+    assert 'href="/account/tokens/"' in docs

@@ -36,5 +36,4 @@ def docs():
                                "parameters": op.get("parameters", []) + item.get("parameters", []),
                                "body": _ref_name(body), "responses": responses})
     schemas = spec.get("components", {}).get("schemas", {})
-    url_rules = {rule.endpoint for rule in current_app.url_map.iter_rules()}
-    return render_template("api/docs.html", spec=spec, operations=operations, schemas=schemas, url_rules=url_rules)
+    return render_template("api/docs.html", spec=spec, operations=operations, schemas=schemas)
