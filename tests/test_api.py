@@ -394,3 +394,13 @@ def test_the_user_menu_leads_to_the_tokens_and_the_docs(client, auth):
     assert 'data-testid="nav-api-tokens"' in page and 'href="/api/v1/docs"' in page
     docs = client.get("/api/v1/docs").get_data(as_text=True)
     assert 'href="/account/tokens/"' in docs
+
+
+def test_an_auditor_token_reads_but_changes_nothing_even_with_other_roles(as_user, sqlite_rt):
+    grant(sqlite_rt, "chenjing", "editor", "区教育局")
+    auditor = as_user("chenjing")
+    assert auditor.get("/audit/events").status_code == 200
+    body = _problem(auditor.post("/content", ARTICLE), 403, "forbidden")
+    assert "审计员" in body["detail"]
+    with reading(sqlite_rt.session_factory) as session:
+        assert session.scalar(select(func.count()).select_from(ContentItem)) == 0

@@ -40,7 +40,9 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # An auditor's own API tokens change no record either: an auditor token is how the audit trail is
 # read through the API (GET /api/v1/audit/events), and revoking it must stay possible.
-READ_ONLY_EXEMPT = {"auth.login", "auth.logout", "static", "api_tokens.create", "api_tokens.revoke"}
+# Their own password too: ACC-2 sends an auditor with an initial or expired password to that page.
+READ_ONLY_EXEMPT = {"auth.login", "auth.logout", "static", "api_tokens.create", "api_tokens.revoke",
+                    "account.password"}
 
 
 @bp.before_app_request

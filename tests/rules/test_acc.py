@@ -347,3 +347,15 @@ def test_acc_3_revoking_a_role_releases_only_the_claims_made_in_that_role(sqlite
     with reading(rt.session_factory) as session:
         actions = [e.action for e in session.scalars(select(AuditEvent).where(AuditEvent.instance_id == iid))]
     assert actions[-2:] == ["task_released", "task_unheld"]
+
+
+def test_acc_2_an_auditor_with_an_expired_password_can_change_it(client, auth, sqlite_rt, sqlite_users, clock):
+    """Auditors change no record, but their own password they must: ACC-2 sends them to that page."""
+    change_password(sqlite_rt, sqlite_users["chenjing"].user_id, current="Demo@2026", new="Shenji#2026x")
+    clock.advance(days=91)
+    auth.login("chenjing", "Shenji#2026x")
+    assert client.get("/audit/").headers["Location"].endswith("/account/password")
+    response = auth.post("/account/password", {"current": "Shenji#2026x", "new": "Shenji#2027a",
+                                                "confirm": "Shenji#2027a"})
+    assert response.status_code == 303
+    assert client.get("/audit/").status_code == 200
