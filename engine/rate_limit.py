@@ -75,3 +75,12 @@ def _count(factory: sessionmaker[Session], key: str, start: datetime) -> int:
                                                           RateLimitBucket.window_start < start))
         return session.scalar(select(RateLimitBucket.count).where(
             RateLimitBucket.key == key, RateLimitBucket.window_start == start))
+
+
+KEEP = timedelta(days=1)  # no window is longer; an older row only takes room
+
+
+def forget_old_windows(factory: sessionmaker[Session], now: datetime) -> int:
+    """Delete counts of windows that ended long ago (keys never tried again leave their rows)."""
+    with transaction(factory) as session:
+        return session.execute(delete(RateLimitBucket).where(RateLimitBucket.window_start < now - KEEP)).rowcount

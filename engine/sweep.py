@@ -129,6 +129,7 @@ def sweep(rt, limit: int = 500) -> SweepResult:
     """One pass of everything time-driven; what beat runs every few seconds."""
     from .jobs import dispatch_due_jobs
     from .notifications import send_reminders
+    from .rate_limit import forget_old_windows
     from .webhooks import dispatch_due_deliveries
 
     timers = 0
@@ -137,5 +138,6 @@ def sweep(rt, limit: int = 500) -> SweepResult:
         timers += batch
         if batch < limit:
             break
+    forget_old_windows(rt.session_factory, rt.clock.now())
     return SweepResult(timers=timers, jobs=dispatch_due_jobs(rt), reminders=send_reminders(rt),
                        webhooks=dispatch_due_deliveries(rt))

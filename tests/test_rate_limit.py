@@ -152,3 +152,18 @@ def test_many_threads_racing_for_the_first_row_of_a_window_all_count(rt):
     assert not any(thread.is_alive() for thread in threads), "a counting thread hung"
     assert failures == []
     assert [count for _, _, count in buckets(rt)] == [threads_n]
+
+
+def test_the_sweep_forgets_windows_that_ended_a_day_ago_and_keeps_the_rest(rt, clock):
+    from engine.sweep import sweep
+
+    count_attempt(rt.session_factory, "login:user:never-again", limit=5, window=timedelta(minutes=5), now=clock.now())
+    clock.advance(hours=23)
+    count_attempt(rt.session_factory, "login:user:recent", limit=5, window=timedelta(minutes=5), now=clock.now())
+    sweep(rt)
+    with reading(rt.session_factory) as session:
+        assert {b.key for b in session.query(RateLimitBucket)} == {"login:user:never-again", "login:user:recent"}
+    clock.advance(hours=2)
+    sweep(rt)
+    with reading(rt.session_factory) as session:
+        assert {b.key for b in session.query(RateLimitBucket)} == {"login:user:recent"}
