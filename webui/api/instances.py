@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from db.models import ProcessDefinition, ProcessInstance
 from db.session import reading
-from engine import cancel_instance
+from engine import cancel_instance, queries
 from engine.commands import external_key
 
 from .common import me, new_blueprint, problems, runtime
@@ -64,8 +64,6 @@ def find_instances(query):
         if query.get("process_key"):
             statement = statement.join(ProcessDefinition).where(ProcessDefinition.key == query["process_key"])
         found = session.scalars(statement.order_by(ProcessInstance.id.desc()).limit(50))
-        from engine import queries
-
         return {"items": [instance_view(session, i) for i in found if queries.may_view_instance(session, user, i, now)]}
 
 
