@@ -13,7 +13,7 @@ from db.models import AuditEvent
 from db.session import before_commit, reading, transaction
 from engine import audit
 from engine.audit_verify import verify_chain
-from tests.conftest import _truncate_pg, actors_of, build_runtime
+from tests.conftest import _reset_pg, actors_of, build_runtime
 from tests.helpers import submit
 
 pytestmark = pytest.mark.postgres
@@ -22,7 +22,7 @@ JOIN_TIMEOUT = 60
 
 @pytest.fixture
 def pg_rt(pg_schema_url, clock):
-    _truncate_pg(pg_schema_url)
+    _reset_pg(pg_schema_url)
     runtime = build_runtime(pg_schema_url, clock)
     yield runtime
     runtime.session_factory.kw["bind"].dispose()
