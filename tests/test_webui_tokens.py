@@ -252,3 +252,47 @@ def test_the_limits_are_read_from_the_environment_with_defaults(monkeypatch, app
     monkeypatch.setenv("GOVFLOW_LOGIN_LIMIT", "0")
     with pytest.raises(ValueError, match="GOVFLOW_LOGIN_LIMIT must be at least 1"):
         rate_limit_defaults()
+
+
+# --- behind a reverse proxy --------------------------------------------------------------------
+
+def _login_via_proxy(client, forwarded_for: str, username: str, password: str = "wrong"):
+    """A login attempt arriving from the proxy at 10.0.0.2, naming the client in X-Forwarded-For."""
+    environ = {"REMOTE_ADDR": "10.0.0.2"}
+    headers = {"X-Forwarded-For": forwarded_for}
+    page = _html(client.get("/login", environ_base=environ, headers=headers))
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": csrf},
+                       environ_base=environ, headers=headers)
+
+
+def test_behind_a_trusted_proxy_each_client_address_has_its_own_login_limit(sqlite_rt):
+    from webui import create_app
+
+    app = create_app({"SECRET_KEY": "test-secret", "TESTING": True, "GOVFLOW_RUNTIME": sqlite_rt,
+                      "GOVFLOW_LOGIN_LIMIT": 3, "GOVFLOW_LOGIN_ADDRESS_LIMIT": 5, "GOVFLOW_TRUSTED_PROXIES": 1})
+    client = app.test_client()
+    for name in ("a1", "a2", "a3", "a4", "a5"):
+        assert _login_via_proxy(client, "198.51.100.7", name).status_code == 401
+    assert _login_via_proxy(client, "198.51.100.7", "lisi", "Demo@2026").status_code == 429
+    # Another citizen behind the same proxy is not locked out by the first one's failures.
+    assert _login_via_proxy(client, "198.51.100.8", "lisi", "Demo@2026").status_code == 302
+
+
+def test_without_a_trusted_proxy_a_forged_forwarded_for_header_is_ignored(limited_app):
+    client = limited_app.test_client()
+    for number, name in enumerate(("a1", "a2", "a3", "a4", "a5")):
+        # A client cannot dodge its address limit by sending a different X-Forwarded-For each time.
+        assert _login_via_proxy(client, f"203.0.113.{number}", name).status_code == 401
+    assert _login_via_proxy(client, "203.0.113.99", "lisi", "Demo@2026").status_code == 429
+
+
+def test_the_trusted_proxy_count_is_read_from_the_environment(monkeypatch):
+    from webui.config import trusted_proxies
+
+    assert trusted_proxies() == 0
+    monkeypatch.setenv("GOVFLOW_TRUSTED_PROXIES", "2")
+    assert trusted_proxies() == 2
+    monkeypatch.setenv("GOVFLOW_TRUSTED_PROXIES", "-1")
+    with pytest.raises(ValueError, match="GOVFLOW_TRUSTED_PROXIES must be 0 or more"):
+        trusted_proxies()

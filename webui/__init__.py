@@ -7,6 +7,7 @@ from datetime import datetime
 from flask import Flask, g, redirect, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from db.models import CONTENT_STATUSES, ROLES
 from db.session import reading
@@ -51,6 +52,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(config or {})
     for key, value in rate_limit_defaults().items():  # a test's mapping may leave them out
         app.config.setdefault(key, value)
+    proxies = app.config.get("GOVFLOW_TRUSTED_PROXIES", 0)
+    if proxies:  # the client's address (login limits, the audit trail) from the proxies' X-Forwarded-For
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     runtime = app.config.get("GOVFLOW_RUNTIME") or make_runtime(app.config.get("GOVFLOW_DATABASE_URL"))
     app.extensions["govflow"] = runtime
 

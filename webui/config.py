@@ -49,5 +49,16 @@ def from_environment() -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "MAX_CONTENT_LENGTH": 11 * 1024 * 1024,  # attachments up to 10 MB
         "GOVFLOW_SESSION_MINUTES": int(os.environ.get("GOVFLOW_SESSION_MINUTES") or 30),  # idle logout
+        "GOVFLOW_TRUSTED_PROXIES": trusted_proxies(),
         **rate_limit_defaults(),
     }
+
+
+def trusted_proxies() -> int:
+    """GOVFLOW_TRUSTED_PROXIES: how many reverse proxies in front of the app append to
+    X-Forwarded-For (0: none, the peer address is the client's). Set it to exactly the number
+    of proxies: trusting more would let a client choose the address its login limits count on."""
+    value = int(os.environ.get("GOVFLOW_TRUSTED_PROXIES") or 0)
+    if value < 0:
+        raise ValueError("GOVFLOW_TRUSTED_PROXIES must be 0 or more")
+    return value
