@@ -38,6 +38,9 @@ class TokenUser:
     token_id: int
     user_id: int
     roles: frozenset[str]
+    # The owner holds the auditor role (whatever the token's scope): such a person only reads,
+    # through the API as on the web (webui/audit.py).
+    read_only: bool = False
 
 
 def digest(token: str) -> str:
@@ -122,4 +125,5 @@ def authenticate_token(session: Session, token: str, now: datetime) -> TokenUser
     held = {g.role for g in roles_of(session, owner.id)}
     if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
         session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
-    return TokenUser(row.id, owner.id, frozenset(r for r in row.roles.split(",") if r in held))
+    return TokenUser(row.id, owner.id, frozenset(r for r in row.roles.split(",") if r in held),
+                     read_only="auditor" in held)

@@ -44,22 +44,11 @@ def authenticate():
                       now=now)  # RateLimited → 429 through the error handler
         return problem(401)
     g.api_user = user
-    if request.method not in ("GET", "HEAD") and _holds_auditor(rt, user.user_id):
+    if request.method not in ("GET", "HEAD") and user.read_only:
         # As in the web UI (webui/audit.py): an auditor changes nothing, whatever else they hold.
         raise Forbidden("审计员只能查阅，不能通过接口办理或修改任何事项。",
                         "Auditors only read; they cannot act or change anything through the API.")
     return None
-
-
-def _holds_auditor(rt, user_id: int) -> bool:
-    from sqlalchemy import select
-
-    from db.models import RoleGrant
-    from db.session import reading
-
-    with reading(rt.session_factory) as session:
-        return session.scalar(select(RoleGrant.id).where(RoleGrant.user_id == user_id,
-                                                         RoleGrant.role == "auditor").limit(1)) is not None
 
 
 def api_user() -> TokenUser:
