@@ -409,7 +409,7 @@ def done_page(session: Session, user_id: int, *, filters: InboxFilter | None = N
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     after = _parse_pair_cursor(cursor)
     shape, params = _residual_params(filters)
-    residual = [condition.params(params) for condition in _residual_where(shape)]
+    residual = _residual_where(shape)  # bound by `params` at execution
     streams = []
     for column in (HumanTask.completed_by_id, HumanTask.acted_by_id):
         query = select(HumanTask.id, HumanTask.completed_at).where(column == user_id, HumanTask.state == "completed",
@@ -417,7 +417,7 @@ def done_page(session: Session, user_id: int, *, filters: InboxFilter | None = N
         if after:
             query = query.where(tuple_(HumanTask.completed_at, HumanTask.id) < after)
         query = query.order_by(HumanTask.completed_at.desc(), HumanTask.id.desc()).limit(limit + 1)
-        streams.append([((-_micros(done), -task_id), task_id) for task_id, done in session.execute(query)])
+        streams.append([((-_micros(done), -task_id), task_id) for task_id, done in session.execute(query, params)])
     ids: list[int] = []
     for _key, task_id in heapq.merge(*streams):
         if task_id not in ids:

@@ -178,6 +178,22 @@ def test_REV_4_return_needs_a_reason_and_sends_the_item_back_to_the_editor(as_us
     assert cms.get(f"/tasks/{revise['id']}").get_json()["instance"]["history"][-1]["opinion"] == "标题有错别字"
 
 
+def test_a_fellow_reviewer_completing_a_task_someone_else_already_completed_gets_409_not_404(as_user, sqlite_rt):
+    """The race's loser, when it arrives after the winner committed: it could have worked the task,
+    so it is told who completed it and when (not that the task does not exist)."""
+    grant(sqlite_rt, "huanglei", "reviewer")  # a second reviewer of 区教育局
+    cms, lisi, huanglei = as_user("zhangsan"), as_user("lisi", ["reviewer"]), as_user("huanglei", ["reviewer"])
+    review_id = cms.post("/content", ARTICLE).get_json()["open_tasks"][0]["id"]
+    assert lisi.post(f"/tasks/{review_id}/complete", {"outcome": "pass", "opinion": "同意"}).status_code == 200
+    late = _problem(huanglei.post(f"/tasks/{review_id}/complete", {"outcome": "pass", "opinion": "同意"}), 409,
+                    "conflict")
+    assert late["completed_by"]["username"] == "lisi" and late["completed_at"]
+    shown = huanglei.get(f"/tasks/{review_id}").get_json()
+    assert shown["state"] == "completed" and shown["outcomes"] == []
+    # Someone who never could have worked it still learns nothing.
+    assert _problem(as_user("linfang").get(f"/tasks/{review_id}"), 404, "not-found")
+
+
 def test_two_clients_completing_the_same_task_one_wins_the_other_gets_409_naming_who_and_when(rt):
     """On SQLite and PostgreSQL: two systems post the same completion at the same moment."""
     from webui import create_app
