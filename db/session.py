@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
@@ -37,8 +38,9 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
     """An Engine with our SQLite settings (WAL, foreign keys, busy timeout) applied."""
     url = url or database_url()
     if url.startswith("sqlite"):
+        checkpoint_pages = _checkpoint_pages()
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
-        event.listen(engine, "connect", _configure_sqlite)
+        event.listen(engine, "connect", partial(_configure_sqlite, checkpoint_pages=checkpoint_pages))
         event.listen(engine, "begin", _begin_sqlite)
         return engine
     if url.startswith("postgresql://"):
@@ -46,7 +48,26 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def _configure_sqlite(dbapi_connection, _record) -> None:
+def _checkpoint_pages() -> int:
+    """GOVFLOW_SQLITE_CHECKPOINT_PAGES: the log size (4 KB pages) at which a committing connection
+    copies the write-ahead log into the database file itself. The sweep does it every few seconds
+    (`checkpoint`), so a web request pays for it only when the log outgrows this; SQLite's own
+    default of 1,000 pages made every ~60th review command pay for the copy."""
+    pages = int(os.environ.get("GOVFLOW_SQLITE_CHECKPOINT_PAGES") or 10_000)
+    if pages < 1:
+        raise ValueError("GOVFLOW_SQLITE_CHECKPOINT_PAGES must be at least 1")
+    return pages
+
+
+def checkpoint(engine: Engine) -> None:
+    """Copy the SQLite write-ahead log into the database file, as far as no reader needs it
+    (PASSIVE: never waits for, nor blocks, readers and writers). Nothing to do elsewhere."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def _configure_sqlite(dbapi_connection, _record, checkpoint_pages: int = 10_000) -> None:
     # Hand transaction control to SQLAlchemy's begin event (pysqlite's own BEGIN is
     # always deferred and cannot be made IMMEDIATE).
     dbapi_connection.isolation_level = None
@@ -55,6 +76,7 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={int(checkpoint_pages)}")
     cursor.close()
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, select
 
 from db.models import ProcessInstance
 from db.prepared import Prepared
-from db.session import reading, transaction
+from db.session import checkpoint, reading, transaction
 
 from . import audit, instances
 from .exceptions import ConflictError, GovFlowError
@@ -139,5 +139,7 @@ def sweep(rt, limit: int = 500) -> SweepResult:
         if batch < limit:
             break
     forget_old_windows(rt.session_factory, rt.clock.now())
-    return SweepResult(timers=timers, jobs=dispatch_due_jobs(rt), reminders=send_reminders(rt),
-                       webhooks=dispatch_due_deliveries(rt))
+    result = SweepResult(timers=timers, jobs=dispatch_due_jobs(rt), reminders=send_reminders(rt),
+                         webhooks=dispatch_due_deliveries(rt))
+    checkpoint(rt.session_factory.kw["bind"])  # SQLite: the log goes into the file here, not in a web request
+    return result
