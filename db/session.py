@@ -80,9 +80,14 @@ def _configure_sqlite(dbapi_connection, _record, checkpoint_pages: int = 10_000)
     cursor.close()
 
 
+_BEGIN = {"DEFERRED": "BEGIN DEFERRED", "IMMEDIATE": "BEGIN IMMEDIATE"}
+
+
 def _begin_sqlite(connection) -> None:
-    mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-    connection.exec_driver_sql(f"BEGIN {mode}")
+    # Straight on the driver: every transaction starts here, and SQLAlchemy's execution context
+    # for one fixed statement cost as much as a command's lock-and-read.
+    statement = _BEGIN[connection.get_execution_options().get("sqlite_begin", "DEFERRED")]
+    connection.connection.driver_connection.execute(statement)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
