@@ -32,6 +32,22 @@ def roles_acted(session: Session, instance_id: int, user: User) -> set[str]:
     return {role for (role,) in rows if role}
 
 
+_ACTED_IN = select(AuditEvent.instance_id, AuditEvent.role).distinct().where(
+    AuditEvent.instance_id.in_(bindparam("instance_ids", expanding=True)),
+    or_(AuditEvent.actor_id == bindparam("user_id"), AuditEvent.on_behalf_of_id == bindparam("user_id")),
+    AuditEvent.action.in_(ACTING))
+
+
+def roles_acted_in(session: Session, instance_ids: list[int], user_id: int) -> dict[int, set[str]]:
+    """`roles_acted` for many items at once (a 待办 page): instance id → the lanes acted in."""
+    acted: dict[int, set[str]] = {}
+    if instance_ids:
+        for instance_id, role in session.execute(_ACTED_IN, {"instance_ids": instance_ids, "user_id": user_id}):
+            if role:
+                acted.setdefault(instance_id, set()).add(role)
+    return acted
+
+
 def check_separation_of_duties(session: Session, instance_id: int, user: User, role: str) -> None:
     """REV-3: refuse `user` acting as `role` if they already acted in another lane of this item.
 

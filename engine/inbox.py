@@ -40,6 +40,7 @@ from db.models import (
 
 from .calendar import CalendarNotCovered
 from .clock import SHANGHAI, to_shanghai
+from .duties import roles_acted_in
 from .exceptions import InvalidInput
 from .stand_ins import active_principals
 
@@ -95,6 +96,9 @@ class InboxRow:
     open_steps: list[str] = field(default_factory=list)
     note: str | None = None  # 抄送: the note
     unread: bool = False
+    role: str | None = None  # the step's lane (待办/已办)
+    # REV-3 (待办): the lanes I already acted in on this item; not empty, I may not work this step.
+    barred_roles: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -305,6 +309,7 @@ def todo_page(session: Session, user_id: int, now: datetime, *, filters: InboxFi
     ids = list(merged)[:limit]
     more = len(merged) > limit
     rows = _task_rows(session, ids, user_id)
+    _mark_barred(session, rows, user_id)
     principals = {p for _, _, p in merged.values() if p is not None}
     if principals:
         names = dict(conn.execute(_NAMES, {"ids": list(principals)}).all())
@@ -316,6 +321,16 @@ def todo_page(session: Session, user_id: int, now: datetime, *, filters: InboxFi
         last = rows[-1]
         next_cursor = _todo_cursor(last.due_at, last.id)
     return Page(rows, next_cursor)
+
+
+def _mark_barred(session: Session, rows: list[InboxRow], user_id: int) -> None:
+    """REV-3: a group step reaches everyone holding its role, including whoever already acted in
+    another lane of the item; their row says so (the task page and the command refuse them)."""
+    if not rows:
+        return
+    acted = roles_acted_in(session, sorted({row.instance_id for row in rows}), user_id)
+    for row in rows:
+        row.barred_roles = sorted(acted.get(row.instance_id, set()) - {row.role})
 
 
 def todo_count(session: Session, user_id: int, now: datetime, cap: int = COUNT_CAP) -> Count:
@@ -357,7 +372,8 @@ _NAMES = select(User.id, User.real_name).where(User.id.in_(bindparam("ids", expa
 _ROWS = (select(HumanTask.id, HumanTask.instance_id, HumanTask.name, HumanTask.title, HumanTask.business_key,
                 HumanTask.process_key, HumanTask.created_at, HumanTask.due_at, HumanTask.assignee_id, HumanTask.delegate_id,
                 HumanTask.delegate_kind, HumanTask.urge_count, HumanTask.completed_at, HumanTask.outcome,
-                ProcessInstance.started_by_id, ProcessInstance.title, ProcessInstance.business_key, OrgUnit.name)
+                ProcessInstance.started_by_id, ProcessInstance.title, ProcessInstance.business_key, OrgUnit.name,
+                HumanTask.role)
          .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
          .join(OrgUnit, OrgUnit.id == ProcessInstance.org_unit_id)
          .where(HumanTask.id.in_(bindparam("ids", expanding=True))))
@@ -375,13 +391,13 @@ def _task_rows(session: Session, ids: list[int], user_id: int) -> list[InboxRow]
     rows = []
     for task_id in ids:
         (_, instance_id, step, title, key, process_key, created_at, due_at, assignee_id, delegate_id, delegate_kind,
-         urges, completed_at, outcome, started_by, instance_title, instance_key, unit) = found[task_id]
+         urges, completed_at, outcome, started_by, instance_title, instance_key, unit, role) = found[task_id]
         row = InboxRow(id=task_id, instance_id=instance_id, title=title or instance_title,
                        business_key=key or instance_key, process_key=process_key or "",
                        process_name=processes.get(process_key, process_key or ""), step=step, unit=unit,
                        started_by=names.get(started_by, ""), created_at=created_at, due_at=due_at,
                        claimed=assignee_id is not None, urge_count=urges or 0, completed_at=completed_at,
-                       outcome=outcome, delegate_kind=delegate_kind)
+                       outcome=outcome, delegate_kind=delegate_kind, role=role)
         if delegate_id is not None and delegate_id != user_id:
             row.delegated_to = names.get(delegate_id)
         if delegate_id == user_id:

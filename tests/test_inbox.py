@@ -212,3 +212,25 @@ def test_the_models_and_the_migrations_describe_the_same_schema(sqlite_url):
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
     engine.dispose()
+
+
+def test_rev_3_a_group_task_the_person_may_not_work_is_marked_in_their_todo_list(rt, users):
+    """李四 holds reviewer and signer: after reviewing an item, its signing step still reaches his
+    group's 待办 (any signer may take it), marked as one he may not work, with the rule."""
+    iid = submit(rt, users["zhangsan"], kind="wechat")
+    complete_task(rt, task_id(rt, iid, "review"), users["lisi"], outcome="pass", opinion="同意")
+    sign = task_id(rt, iid, "sign")
+    lisi_row = next(r for r in _todo(rt, users["lisi"].user_id).rows if r.id == sign)
+    wangwu_row = next(r for r in _todo(rt, users["wangwu"].user_id).rows if r.id == sign)
+    assert lisi_row.barred_roles == ["reviewer"] and wangwu_row.barred_roles == []
+
+
+def test_rev_3_the_todo_list_shows_the_mark_and_the_reason(app, client, auth, sqlite_rt, sqlite_users):
+    iid = submit(sqlite_rt, sqlite_users["zhangsan"], kind="wechat")
+    complete_task(sqlite_rt, task_id(sqlite_rt, iid, "review"), sqlite_users["lisi"], outcome="pass", opinion="同意")
+    auth.login("lisi")
+    html = client.get("/inbox/").get_data(as_text=True)
+    assert 'data-testid="rev-3-barred"' in html and "不能办理" in html and "内容审核" in html
+    auth.logout()
+    auth.login("wangwu")
+    assert 'data-testid="rev-3-barred"' not in client.get("/inbox/").get_data(as_text=True)

@@ -101,6 +101,7 @@ def create_app(config: dict | None = None) -> Flask:
                 "action_label": _action_label, "item_link": item_link, "nav_count": nav_count, "unread_count": unread_count, "copied_count": copied_count, "status_label": _status_label}
 
     app.add_template_filter(_local_time, "local")
+    app.add_template_filter(_role_label, "role_label")
     app.add_template_filter(_local_seconds, "local_seconds")
 
     @app.route("/")

@@ -34,6 +34,8 @@ MESSAGES = {
     "col.done_at": ("办理时间", "Done at"),
     "col.started_at": ("发起时间", "Started at"),
     "task.claimed": ("已签收", "Claimed"),
+    "task.rev3_barred": ("不能办理：您已在本事项中以{roles}身份办理过（三审三校，编审签分离）",
+                         "You may not work this: you already acted on this item as {roles} (REV-3)"),
     "task.group": ("待签收", "Unclaimed"),
     "task.item": ("稿件内容", "Content"),
     "task.target": ("发布渠道", "Publish to"),
