@@ -7,6 +7,8 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -51,21 +53,30 @@ def sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def pg_schema_url():
-    if POSTGRES_SKIP:
-        pytest.skip(POSTGRES_SKIP)
-    schema = f"govflow_test_{uuid.uuid4().hex[:8]}"
+@contextmanager
+def _migrated_schema(prefix: str) -> Iterator[tuple[str, str]]:
+    """A new PostgreSQL schema, migrated: (its name, a URL whose search_path is it); dropped after."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in PG_URL else "?"
     url = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    upgrade(url)
-    yield url
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    try:
+        upgrade(url)
+        yield schema, url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_schema_url():
+    if POSTGRES_SKIP:
+        pytest.skip(POSTGRES_SKIP)
+    with _migrated_schema("govflow_test") as (_schema, url):
+        yield url
 
 
 _PG_SEQUENCES: dict[str, list[str]] = {}
@@ -165,24 +176,16 @@ def _seeded_sqlite(url: str, clock: ManualClock, template: Path):
 @pytest.fixture(scope="session")
 def seeded_pg_template(pg_schema_url):
     """A schema holding the seeded library, and how to copy its rows into the test schema."""
-    schema = f"govflow_seed_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    url = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    upgrade(url)
-    runtime = build_runtime(url, ManualClock())
-    runtime.session_factory.kw["bind"].dispose()
-    with admin.connect() as conn:
-        sequences = [name for (name,) in conn.execute(text(
-            "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = :s"), {"s": schema})]
-        positions = {name: conn.execute(text(f'SELECT last_value, is_called FROM "{schema}"."{name}"')).one()
-                     for name in sequences}
-    yield schema, positions
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with _migrated_schema("govflow_seed") as (schema, url):
+        runtime = build_runtime(url, ManualClock())
+        engine = runtime.session_factory.kw["bind"]
+        with engine.connect() as conn:
+            sequences = conn.execute(text("SELECT sequence_name FROM information_schema.sequences "
+                                          "WHERE sequence_schema = current_schema()")).scalars().all()
+            positions = {name: tuple(conn.execute(text(f'SELECT last_value, is_called FROM "{name}"')).one())
+                         for name in sequences}
+        engine.dispose()
+        yield schema, positions
 
 
 @pytest.fixture
