@@ -9,8 +9,9 @@ Prints figures and PASS/MISS against the targets; asserts nothing and exits 0 (r
      deadline rows); the manual clock is moved 13 hours on, so all N timers are due at once;
   2. 1 worker: `engine.sweep.fire_due_timers(rt, 500)` in a loop until nothing is due;
   3. 2 workers: the same setup again, then two threads (one runtime each, same database and
-     clock) each looping `fire_due_timers` until nothing is due;
-  4. exactly once, after 2 and 3: N 'timer' audit events, N instances at version 2, no instance
+     clock) each looping `fire_due_timers` until nothing is due; and again with two worker
+     processes (as Celery's prefork pool runs them: the threads share one interpreter lock);
+  4. exactly once, after 2 and each run of 3: N 'timer' audit events, N instances at version 2, no instance
      with a next timer left, N 'escalate' inbox rows ready, no incident;
   5. bare loop: the same stored state and compiled spec on bare SpiffWorkflow, N times
      load_workflow → refresh_timers → do_engine_steps → dump_workflow (no database, no locks);
@@ -31,6 +32,7 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [str(_HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 import argparse
+import multiprocessing
 import os
 import platform
 import shutil
@@ -40,7 +42,8 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import sqlalchemy
 from SpiffWorkflow.task import TaskState
@@ -262,6 +265,46 @@ def fire_all(setup: Setup, workers: int, total: int, label: str) -> tuple[float,
     return elapsed, results
 
 
+def _drain_in_process(url: str, now: datetime, gate, results, index: int) -> None:
+    """One worker process: its own runtime on the same database and clock time, then drain."""
+    rt = runtime_on(url, ManualClock(now))
+    try:
+        gate.wait()
+        fired = 0
+        while True:
+            batch = fire_due_timers(rt, limit=BATCH)
+            fired += batch
+            if batch == 0 and not due_instances(rt, 1):
+                break
+        results[index] = fired
+    except BaseException:
+        results[index] = -1
+        raise
+    finally:
+        dispose(rt)
+
+
+def fire_in_processes(setup: Setup, workers: int) -> tuple[float, list[int]]:
+    """Wall time to fire every due timer with `workers` processes (as Celery's prefork workers run:
+    no shared interpreter lock), and what each one fired."""
+    context = multiprocessing.get_context("fork")
+    dispose(setup.rt)  # no pooled connection crosses the fork
+    gate = context.Barrier(workers + 1)
+    results = context.Array("q", workers)
+    processes = [context.Process(target=_drain_in_process, args=(setup.url, setup.clock.now(), gate, results, i))
+                 for i in range(workers)]
+    for process in processes:
+        process.start()
+    gate.wait()  # every worker has its runtime: the clock starts now
+    began = time.perf_counter()
+    for process in processes:
+        process.join()
+    elapsed = time.perf_counter() - began
+    if any(process.exitcode != 0 for process in processes) or min(results) < 0:
+        raise RuntimeError("a worker process failed; see its traceback above")
+    return elapsed, list(results)
+
+
 def exactly_once(rt, count: int) -> str:
     """'OK' when every timer fired exactly once, else what does not add up."""
     with reading(rt.session_factory) as session:
@@ -316,6 +359,8 @@ class Figures:
     checks: list[str]
     lag: list[float]  # seconds for one sweep of LAG_TIMERS due timers
     setup_seconds: list[float]
+    two_processes: list[float] = field(default_factory=list)  # timers/s, 2 worker processes
+    split_processes: list[list[int]] = field(default_factory=list)
 
 
 def run_backend(backend, count: int, repeat: int) -> Figures:
@@ -344,6 +389,14 @@ def run_backend(backend, count: int, repeat: int) -> Figures:
         fig.two.append(count / seconds)
         fig.split.append(split)
         fig.checks.append(f"2 workers: {exactly_once(setup.rt, count)}")
+        dispose(setup.rt)
+
+        setup = prepare(backend.fresh(), count)
+        print(f"  {tag}: {setup.due:,} due; firing with 2 worker processes", flush=True)
+        seconds, split = fire_in_processes(setup, 2)
+        fig.two_processes.append(count / seconds)
+        fig.split_processes.append(split)
+        fig.checks.append(f"2 worker processes: {exactly_once(setup.rt, count)}")
         dispose(setup.rt)
 
         setup = prepare(backend.fresh(), LAG_TIMERS)
@@ -381,6 +434,10 @@ def report(fig: Figures, count: int, interval: float) -> None:
     splits = ", ".join("/".join(f"{n:,}" for n in s) for s in fig.split)
     print(f"  {'2 workers (threads, one runtime each)':<42}{two:>12,.0f} timers/s  ({count / two:,.1f} s; "
           f"{two / one:.2f}× 1 worker; fired per worker {splits})" + spread(fig.two))
+    splits = ", ".join("/".join(f"{n:,}" for n in s) for s in fig.split_processes)
+    two_processes = statistics.median(fig.two_processes)
+    print(f"  {'2 worker processes (as Celery prefork)':<42}{two_processes:>12,.0f} timers/s  ({count / two_processes:,.1f} s; "
+          f"{two_processes / one:.2f}× 1 worker; fired per worker {splits})" + spread(fig.two_processes))
     print(f"  {'bare loop: load→fire→dump, no DB/locks':<42}{bare:>12,.0f} timers/s  ({1000 / bare:.2f} ms per timer)"
           + spread(fig.bare))
     print(f"  {'ratio durable (1 worker) / bare':<42}{statistics.median(ratios):>12.3f}" + spread(ratios, 3))
