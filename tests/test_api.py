@@ -194,6 +194,17 @@ def test_a_fellow_reviewer_completing_a_task_someone_else_already_completed_gets
     assert _problem(as_user("linfang").get(f"/tasks/{review_id}"), 404, "not-found")
 
 
+def test_rev_3_the_todo_list_names_the_lanes_that_bar_a_step(as_user):
+    cms, lisi = as_user("zhangsan"), as_user("lisi", ["reviewer", "signer"])
+    instance = cms.post("/content", ARTICLE).get_json()
+    review = _todo_task(lisi, instance["id"])
+    assert review["barred_roles"] == []
+    assert lisi.post(f"/tasks/{review['id']}/complete", {"outcome": "pass", "opinion": "同意"}).status_code == 200
+    sign = _todo_task(lisi, instance["id"])
+    assert sign["step"] != review["step"] and sign["barred_roles"] == ["reviewer"]
+    assert as_user("wangwu", ["signer"]).get("/tasks").get_json()["items"][0]["barred_roles"] == []
+
+
 def test_two_clients_completing_the_same_task_one_wins_the_other_gets_409_naming_who_and_when(rt):
     """On SQLite and PostgreSQL: two systems post the same completion at the same moment."""
     from webui import create_app

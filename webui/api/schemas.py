@@ -186,6 +186,9 @@ class TaskRowSchema(Strict):
     claimed = fields.Boolean(required=True)
     completed_at = fields.DateTime(allow_none=True)
     outcome = fields.String(allow_none=True)
+    barred_roles = fields.List(fields.String(), required=True, metadata={
+        "description": "REV-3 (待办): the lanes you already acted in on this item; not empty, you may not "
+                       "work this step (another holder of its role will)"})
 
 
 class TaskPageSchema(Strict):

@@ -20,7 +20,8 @@ def _row(row: inbox.InboxRow) -> dict:
     return {"id": row.id, "instance_id": row.instance_id, "title": row.title, "step": row.step,
             "process_key": row.process_key, "process_name": row.process_name, "engine_key": row.business_key,
             "unit": row.unit, "started_by": row.started_by, "created_at": row.created_at, "due_at": row.due_at,
-            "claimed": row.claimed, "completed_at": row.completed_at, "outcome": row.outcome}
+            "claimed": row.claimed, "completed_at": row.completed_at, "outcome": row.outcome,
+            "barred_roles": row.barred_roles}
 
 
 @blp.route("")
