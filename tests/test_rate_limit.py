@@ -102,22 +102,15 @@ def test_a_nonsense_limit_is_a_programming_error(rt, limit, window):
     assert buckets(rt) == []
 
 
-def test_two_threads_counting_the_same_new_key_at_once_lose_no_count(rt):
-    """Both threads start on a window that has no row yet, so their first inserts race; every
-    attempt must still be counted exactly once."""
-    threads_n, each = 2, 15
+def run_together(threads_n: int, work) -> None:
+    """Run `work` in `threads_n` threads released at the same moment; fail with any thread's error."""
     barrier = threading.Barrier(threads_n, timeout=30)
-    refused: list[int] = []
     failures: list[BaseException] = []
 
     def worker():
         try:
             barrier.wait()
-            for _ in range(each):
-                try:
-                    attempt(rt, "login:addr:203.0.113.9", limit=20)
-                except RateLimited:
-                    refused.append(1)
+            work()
         except BaseException as err:  # handed to the main thread, which fails the test with it
             failures.append(err)
 
@@ -128,29 +121,29 @@ def test_two_threads_counting_the_same_new_key_at_once_lose_no_count(rt):
         thread.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads), "a counting thread hung"
     assert failures == []
+
+
+def test_two_threads_counting_the_same_new_key_at_once_lose_no_count(rt):
+    """Both threads start on a window that has no row yet, so their first inserts race; every
+    attempt must still be counted exactly once."""
+    threads_n, each = 2, 15
+    refused: list[int] = []
+
+    def count_many():
+        for _ in range(each):
+            try:
+                attempt(rt, "login:addr:203.0.113.9", limit=20)
+            except RateLimited:
+                refused.append(1)
+
+    run_together(threads_n, count_many)
     assert [count for _, _, count in buckets(rt)] == [threads_n * each]
     assert len(refused) == threads_n * each - 20
 
 
 def test_many_threads_racing_for_the_first_row_of_a_window_all_count(rt):
     threads_n = 6
-    barrier = threading.Barrier(threads_n, timeout=30)
-    failures: list[BaseException] = []
-
-    def worker():
-        try:
-            barrier.wait()
-            attempt(rt, "login:user:wangwu", limit=100)
-        except BaseException as err:  # handed to the main thread, which fails the test with it
-            failures.append(err)
-
-    threads = [threading.Thread(target=worker) for _ in range(threads_n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a counting thread hung"
-    assert failures == []
+    run_together(threads_n, lambda: attempt(rt, "login:user:wangwu", limit=100))
     assert [count for _, _, count in buckets(rt)] == [threads_n]
 
 
