@@ -16,14 +16,11 @@ from engine import Actor, Forbidden
 from engine.api_tokens import TokenUser, authenticate_token
 from engine.rate_limit import count_attempt
 
+from ..auth import runtime
 from .problems import problem
 
 FAILURES_PER_WINDOW = 20
 FAILURE_WINDOW = timedelta(minutes=5)
-
-
-def runtime():
-    return current_app.extensions["govflow"]
 
 
 def authenticate():
