@@ -39,7 +39,7 @@ from . import (
 from .api import init_api
 from .config import from_environment, rate_limit_defaults
 from .i18n import current_lang, remember_lang, t
-from .item_links import item_link
+from .item_links import init_app as init_item_links
 from .session_timeout import init_app as init_session_timeout
 from .stand_ins import bp as stand_ins_bp
 
@@ -75,6 +75,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.after_request(remember_lang)
     init_session_timeout(app)
+    init_item_links(app)
 
     @app.context_processor
     def template_helpers():
@@ -98,7 +99,7 @@ def create_app(config: dict | None = None) -> Flask:
                 return notifications.unread_count(session, current_user.id)
 
         return {"t": t, "lang": lambda: g.get("lang", "zh"), "role_label": _role_label,
-                "action_label": _action_label, "item_link": item_link, "nav_count": nav_count, "unread_count": unread_count, "copied_count": copied_count, "status_label": _status_label}
+                "action_label": _action_label, "nav_count": nav_count, "unread_count": unread_count, "copied_count": copied_count, "status_label": _status_label}
 
     app.add_template_filter(_local_time, "local")
     app.add_template_filter(_role_label, "role_label")
