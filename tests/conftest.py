@@ -66,6 +66,9 @@ def _migrated_schema(prefix: str) -> Iterator[tuple[str, str]]:
         upgrade(url)
         yield schema, url
     finally:
+        reset = _PG_RESET.pop(url, None)
+        if reset is not None:
+            reset[0].dispose()
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
@@ -79,7 +82,7 @@ def pg_schema_url():
         yield url
 
 
-_PG_SEQUENCES: dict[str, list[str]] = {}
+_PG_RESET: dict[str, tuple] = {}  # schema URL → (its engine, its sequence names), made on first use
 
 
 def _reset_pg(url: str, template: tuple[str, dict] | None = None) -> None:
@@ -89,35 +92,24 @@ def _reset_pg(url: str, template: tuple[str, dict] | None = None) -> None:
     files cost far more), with triggers and foreign-key checks off for this transaction only
     (audit_event is append-only for everyone else).
     """
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    if url not in _PG_RESET:
+        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        with engine.connect() as conn:
+            _PG_RESET[url] = (engine, list(conn.execute(text(
+                "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = current_schema()"
+            )).scalars()))
+    engine, sequences = _PG_RESET[url]
     names = [f'"{t.name}"' for t in Base.metadata.sorted_tables]
     with engine.begin() as conn:
-        if url not in _PG_SEQUENCES:
-            _PG_SEQUENCES[url] = list(conn.execute(text(
-                "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = current_schema()"
-            )).scalars())
         positions = template[1] if template else {}
         script = ["SET LOCAL session_replication_role = replica",
                   *(f"DELETE FROM {name}" for name in names)]
         if template:
             script += [f'INSERT INTO {name} SELECT * FROM "{template[0]}".{name}' for name in names]
-        for sequence in _PG_SEQUENCES[url]:
+        for sequence in sequences:
             last_value, is_called = positions.get(sequence, (1, False))
             script.append(f"SELECT setval('\"{sequence}\"', {int(last_value)}, {bool(is_called)})")
         conn.exec_driver_sql(";\n".join(script))
-    engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request, tmp_path, sqlite_template) -> str:
-    """A freshly migrated, empty database on each backend."""
-    if request.param == "sqlite":
-        path = tmp_path / "govflow.db"
-        shutil.copy(sqlite_template, path)
-        return f"sqlite:///{path}"
-    url = request.getfixturevalue("pg_schema_url")
-    _reset_pg(url)
-    return url
 
 
 @pytest.fixture
@@ -188,16 +180,18 @@ def seeded_pg_template(pg_schema_url):
         yield schema, positions
 
 
-@pytest.fixture
-def rt(request, db_url, clock):
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def rt(request, tmp_path, clock):
     """A runtime on each backend with the process library deployed and the demo seeded."""
-    if db_url.startswith("sqlite"):
-        runtime = _seeded_sqlite(db_url, clock, request.getfixturevalue("seeded_sqlite_template"))
-    elif _seeded_at_default_time(clock):
-        _reset_pg(db_url, request.getfixturevalue("seeded_pg_template"))
-        runtime = runtime_on(db_url, clock)
+    seeded = _seeded_at_default_time(clock)
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'govflow.db'}"
+        shutil.copy(request.getfixturevalue("seeded_sqlite_template" if seeded else "sqlite_template"),
+                    url.removeprefix("sqlite:///"))
     else:
-        runtime = build_runtime(db_url, clock)
+        url = request.getfixturevalue("pg_schema_url")
+        _reset_pg(url, request.getfixturevalue("seeded_pg_template") if seeded else None)
+    runtime = runtime_on(url, clock) if seeded else build_runtime(url, clock)
     yield runtime
     runtime.session_factory.kw["bind"].dispose()
 
