@@ -115,6 +115,12 @@ class DeadlineRecorder:
             self._calendar = self._calendar_source()
         return self._calendar
 
+    def read_calendar_from(self, calendar: Callable[[], WorkingCalendar]) -> bool:
+        """Take the calendar from `calendar` from now on (another transaction's); False when the one
+        already read differs from it, so deadlines computed with it are out of date."""
+        self._calendar_source = calendar
+        return self._calendar is None or self._calendar is calendar()
+
     def _record(self, rule: str, start, amount) -> str:
         start = _instant(start)
         if self.calendar.roll_calendar_days and rule == "calendar_days":

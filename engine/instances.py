@@ -15,7 +15,7 @@ from datetime import datetime
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, null, select, update
 from sqlalchemy.orm import Session
 
 from db.models import HumanTask, ProcessInstance, ServiceJob, User, WorkflowTask
@@ -31,7 +31,7 @@ from .exceptions import ConflictError, HandlerFailed, NotFound
 from .expressions import SafeScriptEngine
 from .multi_instance import lane_functions
 from .notifications import reminder_instant
-from .serialization import dump_changes, load_workflow
+from .serialization import StateChanges, dump_changes, load_workflow
 from .specs import CompiledDefinition
 from .task_columns import fill_task_columns
 from .timers import next_due, waiting_timers
@@ -100,7 +100,8 @@ SAVED_COLUMNS = ("state", "version", "status", "next_timer_at", "ended_at", "end
 _SAVE = Prepared(update(ProcessInstance)
                  .where(ProcessInstance.id == bindparam("instance_id"),
                         ProcessInstance.version == bindparam("loaded_version"))
-                 .values({name: bindparam(f"new_{name}") for name in SAVED_COLUMNS}))
+                 .values({**{name: bindparam(f"new_{name}") for name in SAVED_COLUMNS},
+                          "timer_lease_until": null()}))  # a save ends a sweep's claim (engine/timer_batch.py)
 _OPEN_TASKS = Prepared(select(HumanTask.id, HumanTask.spiff_task_id, HumanTask.due_at, HumanTask.created_at).where(
     HumanTask.instance_id == bindparam("instance_id"), HumanTask.state == "ready"))
 _SETTLED_TASKS = Prepared(select(WorkflowTask.task_id, WorkflowTask.data)
@@ -219,8 +220,15 @@ def rebuild(rt, session: Session, row: InstanceRow) -> Loaded:
 
 def stored_workflow(session: Session, row, definition: CompiledDefinition) -> BpmnWorkflow:
     """The workflow as last committed: the instance's state and its settled-task rows (no script engine)."""
-    settled = dict(_SETTLED_TASKS.all(session, {"instance_id": row.id}))
+    settled = session.info.get(READ_AHEAD_SETTLED, {}).pop(row.id, None)
+    if settled is None:
+        settled = dict(_SETTLED_TASKS.all(session, {"instance_id": row.id}))
     return load_workflow(row.state, definition.spec, definition.subprocess_specs, settled)
+
+
+# session.info: {instance id: {task id: JSON}}, settled-task rows a batch read for many instances at
+# once in the same snapshot as their instance rows (engine/timer_batch.py); each is used once.
+READ_AHEAD_SETTLED = "govflow.read_ahead_settled"
 
 
 def save(rt, session: Session, loaded: Loaded, **changes) -> None:
@@ -230,6 +238,24 @@ def save(rt, session: Session, loaded: Loaded, **changes) -> None:
     when a command ends the instance itself; definition_id when it moves to another version);
     `loaded.row` becomes the row as saved.
     """
+    write(rt, session, loaded, encode(rt, loaded, **changes))
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """What a save writes, worked out from the workflow alone (no database): see `encode`."""
+
+    state: StateChanges
+    values: dict  # the instance's columns to write
+    now: datetime
+    ending: bool  # the workflow completed in this save
+    ended: bool  # the instance stops running with this save (completed or cancelled)
+    had_timers: bool
+
+
+def encode(rt, loaded: Loaded, **changes) -> Encoded:
+    """The state and columns a save of `loaded` writes (`save` = encode, then `write`). Encoding
+    touches no table, so the sweep does it for a batch before it takes the write lock."""
     unknown = set(changes) - {"status", "ended_at", "end_reason", "definition_id"}
     if unknown:
         raise ValueError(f"save() cannot change {sorted(unknown)}")
@@ -239,17 +265,22 @@ def save(rt, session: Session, loaded: Loaded, **changes) -> None:
     # A cancelled workflow also reports itself completed: only a running instance can complete.
     if status == "running" and workflow.is_completed():
         status = "completed"
-    had_timers = row.next_timer_at is not None
-    timers = waiting_timers(workflow)
     stored = dump_changes(workflow)
     values = {**changes, "state": stored.state, "version": loaded.version + 1, "status": status,
-              "next_timer_at": next_due(timers)}
+              "next_timer_at": next_due(waiting_timers(workflow))}
     ending = status == "completed" and row.ended_at is None
     if ending:
         values["ended_at"] = now
-    ended = row.status == "running" and status != "running"  # completed or cancelled by this save
+    return Encoded(stored, values, now, ending, ended=row.status == "running" and status != "running",
+                   had_timers=row.next_timer_at is not None)
+
+
+def write(rt, session: Session, loaded: Loaded, encoded: Encoded) -> None:
+    """Write an encoded save under the optimistic lock (ConflictError, nothing written, if the
+    instance moved on since `loaded`), then sync inbox, deadline and job rows and the trail."""
+    row, workflow, stored, now, ending = loaded.row, loaded.workflow, encoded.state, encoded.now, encoded.ending
     session.flush()  # whatever the command changed through the ORM goes first
-    saved = replace(row, **values)
+    saved = replace(row, **encoded.values)
     written = _SAVE.execute(session, {
         "instance_id": row.id, "loaded_version": loaded.version,
         **{f"new_{name}": getattr(saved, name) for name in SAVED_COLUMNS}})
@@ -265,7 +296,7 @@ def save(rt, session: Session, loaded: Loaded, **changes) -> None:
     loaded.version = row.version
     _keep_after_commit(rt, session, row.id, row.version, workflow)
     recorder = getattr(workflow.script_engine, "recorder", None)
-    due_by_task = deadlines.sync(session, row.id, workflow, recorder, now, had_timers)
+    due_by_task = deadlines.sync(session, row.id, workflow, recorder, now, encoded.had_timers)
     sync_human_tasks(rt, session, row, loaded.definition.task_info, workflow, due_by_task,
                      calendar=(lambda: recorder.calendar) if recorder else None, new=loaded.version == 1)
     jobs.queue_service_tasks(rt, session, row, workflow)
@@ -273,7 +304,7 @@ def save(rt, session: Session, loaded: Loaded, **changes) -> None:
     if ending:
         audit.record(session, now=now, action="end", instance_id=row.id, org_unit_id=row.org_unit_id,
                      data={"end_event": end_event.bpmn_name if end_event else None})
-    if ended:  # the one place an instance ends: webhooks of its process are told (engine/webhooks.py)
+    if encoded.ended:  # the one place an instance ends: webhooks of its process are told (engine/webhooks.py)
         webhooks.instance_ended(rt, session, row, loaded.definition, end_event.bpmn_id if end_event else None)
 
 

@@ -1,14 +1,12 @@
 """The sweep the background scheduler runs: fire due timers, resend due jobs and webhooks, send reminders.
 
-Due instances fire in batches, one transaction per batch (GOVFLOW_TIMER_BATCH, 50): a commit
-costs more than firing a timer, and a backlog (a holiday's worth of deadlines falling due at
-once) must drain at well over a thousand timers a second. Each instance is re-read under its
-lock with the due condition repeated (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so parallel
-sweeps split the work; on SQLite BEGIN IMMEDIATE serializes writers and the repeated condition
-is the guard), and `save` re-checks the optimistic version: a timer fires once however many
-sweeps race. If anything in a batch fails, the whole batch rolls back and its instances fire one
-by one, each in its own transaction: an instance that fails alone opens an incident and is left
-alone until an administrator retries it; it never stops the rest.
+Due timers fire in batches (GOVFLOW_TIMER_BATCH, 50 instances): a sweep leases a batch, fires the
+workflows in memory and writes them in one transaction (engine/timer_batch.py), so a commit is
+paid per batch and the write lock is held only while writing. Each instance is re-read under its
+lock with the due condition and the version it was fired from repeated, and `save` checks the
+version again: a timer fires once however many sweeps race. An instance that fails, or a batch
+whose writing fails, is fired one by one here, each in its own transaction: an instance that fails
+alone opens an incident and is left alone until an administrator retries it; it never stops the rest.
 """
 
 from __future__ import annotations
@@ -23,28 +21,24 @@ from db.models import ProcessInstance
 from db.prepared import Prepared
 from db.session import checkpoint, reading, transaction
 
-from . import audit, instances
+from . import audit, instances, timer_batch
 from .exceptions import ConflictError, GovFlowError
+from .timer_batch import due_condition
 
 log = logging.getLogger(__name__)
 
 BATCH = int(os.environ.get("GOVFLOW_TIMER_BATCH", "50"))  # instances fired per transaction
 
 
-def _due(now):
-    # A suspended instance fires nothing; its due timers fire at the first sweep after it resumes.
-    return (ProcessInstance.status == "running", ProcessInstance.has_incident.is_(False),
-            ProcessInstance.suspended.is_(False), ProcessInstance.next_timer_at <= now)
-
-
 def due_instances(rt, limit: int = 500) -> list[int]:
+    """Instances with a timer due now, earliest first (whether or not a sweep holds them)."""
     with reading(rt.session_factory) as session:
-        return list(session.scalars(select(ProcessInstance.id).where(*_due(rt.clock.now()))
+        return list(session.scalars(select(ProcessInstance.id).where(*due_condition(rt.clock.now()))
                                     .order_by(ProcessInstance.next_timer_at).limit(limit)))
 
 
 _LOCK_DUE = Prepared(select(*instances.INSTANCE_COLUMNS)
-                     .where(ProcessInstance.id == bindparam("instance_id"), *_due(bindparam("now")))
+                     .where(ProcessInstance.id == bindparam("instance_id"), *due_condition(bindparam("now")))
                      .with_for_update(skip_locked=True))
 
 
@@ -66,15 +60,10 @@ def _fire(rt, session, instance_id: int) -> bool:
 
 
 def fire_instance(rt, instance_id: int) -> bool:
-    """Fire the due timers of one instance in one transaction; False if there was nothing to do."""
+    """Fire the due timers of one instance in one transaction (leased or not); False if there was
+    nothing to do."""
     with transaction(rt.session_factory) as session:
         return _fire(rt, session, instance_id)
-
-
-def fire_batch(rt, instance_ids: list[int]) -> int:
-    """Fire several instances in one transaction; raises (and keeps nothing) if one of them fails."""
-    with transaction(rt.session_factory) as session:
-        return sum(_fire(rt, session, instance_id) for instance_id in instance_ids)
 
 
 def _record_broken(rt, instance_id: int, err: Exception) -> None:
@@ -85,22 +74,27 @@ def _record_broken(rt, instance_id: int, err: Exception) -> None:
         row = session.scalar(select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update())
         if row is not None and not row.has_incident:
             open_incident(rt, session, row, kind="timer", error=message)
+        if row is not None:
+            row.timer_lease_until = None  # a retry fires it at once, whatever sweep leased it
 
 
 def fire_due_timers(rt, limit: int = 500, batch: int | None = None) -> int:
-    """Fire every due timer (up to `limit` instances); returns how many instances advanced."""
+    """Fire every due timer no other sweep holds (up to `limit` instances); returns how many
+    instances advanced."""
     batch = max(1, batch or BATCH)
-    due = due_instances(rt, limit)
-    fired = 0
-    for start in range(0, len(due), batch):
-        chunk = due[start:start + batch]
-        if len(chunk) > 1:
-            try:
-                fired += fire_batch(rt, chunk)
-                continue
-            except Exception:  # nothing of the batch was kept: fire its instances one by one below
-                log.info("timer batch of %s instances failed; firing them one by one", len(chunk))
-        fired += _fire_each(rt, chunk)
+    fired = taken = 0
+    while taken < limit:
+        instance_ids = timer_batch.take(rt, min(batch, limit - taken))
+        if not instance_ids:
+            break
+        taken += len(instance_ids)
+        try:
+            outcome = timer_batch.fire_taken(rt, instance_ids)
+        except Exception:  # nothing of the batch was kept: fire its instances one by one
+            log.info("timer batch of %s instances failed; firing them one by one", len(instance_ids))
+            fired += _fire_each(rt, instance_ids)
+            continue
+        fired += outcome.fired + _fire_each(rt, outcome.alone)
     return fired
 
 

@@ -157,8 +157,8 @@ def test_a_broken_instance_becomes_an_incident_and_the_rest_still_fire(rt, users
 
 
 def test_a_failed_batch_keeps_nothing_and_each_of_its_timers_then_fires_exactly_once(rt, users, clock, monkeypatch):
-    """Timers fire in batches (one transaction each); one broken instance in a batch rolls the batch
-    back and its instances fire one by one, so the ones fired before it are not fired twice."""
+    """Timers fire in batches; an instance whose firing fails is set aside and fired alone (where it
+    becomes an incident), and the rest of its batch is written once."""
     import engine.instances
 
     first, broken, last = (_start(rt, users) for _ in range(3))
@@ -179,3 +179,123 @@ def test_a_failed_batch_keeps_nothing_and_each_of_its_timers_then_fires_exactly_
     assert fired == {first: 1, last: 1}
     assert versions[first] == versions[last] == versions[broken] + 1  # one save each, none for the broken one
     assert _tasks(rt, first)["escalate"] == _tasks(rt, last)["escalate"] == "ready"
+
+
+def test_a_sweep_that_died_holding_a_batch_leaves_it_to_others_once_its_lease_runs_out(rt, users, clock):
+    """A worker killed after leasing a batch (before writing) fires nothing; the timers are not lost:
+    other sweeps pass the batch over while the lease lasts, then fire each timer exactly once."""
+    from engine.timer_batch import LEASE, take
+
+    instance_ids = [_start(rt, users) for _ in range(3)]
+    clock.advance(hours=13)
+    assert sorted(take(rt, 50)) == sorted(instance_ids)  # … and the worker dies here
+    assert fire_due_timers(rt) == 0
+    clock.advance(seconds=LEASE.total_seconds())
+    assert fire_due_timers(rt) == 3
+    assert fire_due_timers(rt) == 0
+    with reading(rt.session_factory) as session:
+        fired = dict(session.execute(select(AuditEvent.instance_id, func.count()).where(
+            AuditEvent.action == "timer").group_by(AuditEvent.instance_id)).all())
+        leases = session.scalars(select(ProcessInstance.timer_lease_until)
+                                 .where(ProcessInstance.id.in_(instance_ids))).all()
+    assert fired == dict.fromkeys(instance_ids, 1)
+    assert leases == [None, None, None]  # a save ends the lease
+
+
+def test_a_task_completed_while_its_timer_is_being_fired_wins_and_the_timer_does_not_fire(rt, users, clock,
+                                                                                           monkeypatch):
+    """The sweep fires workflows in memory before it takes the write lock; a reviewer who completes the
+    task in between has moved the instance on, so the sweep's result is dropped, not written over it."""
+    import engine.timer_batch
+    from engine import complete_task
+
+    late, other = _start(rt, users), _start(rt, users)
+    clock.advance(hours=13)
+    real = engine.timer_batch._compute
+
+    def compute_then_reviewer_acts(rt_, instance_ids, result):
+        computed = real(rt_, instance_ids, result)
+        with reading(rt.session_factory) as session:
+            review = session.scalar(select(HumanTask.id).where(HumanTask.instance_id == late,
+                                                               HumanTask.bpmn_id == "review"))
+        complete_task(rt, review, users["lisi"], outcome="done")
+        return computed
+
+    monkeypatch.setattr(engine.timer_batch, "_compute", compute_then_reviewer_acts)
+    assert fire_due_timers(rt) == 1
+    assert _tasks(rt, late) == {"review": "completed"}
+    assert _tasks(rt, other) == {"review": "cancelled", "escalate": "ready"}
+    with reading(rt.session_factory) as session:
+        row = session.get(ProcessInstance, late)
+        assert (row.status, row.next_timer_at, row.timer_lease_until) == ("completed", None, None)
+        assert session.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.instance_id == late, AuditEvent.action == "timer")) == 0
+
+
+def test_a_deadline_computed_before_the_calendar_changed_is_computed_again_with_the_new_calendar(
+        rt, users, clock, monkeypatch):
+    """Firing the 12-hour timer opens 督办 with a 1-working-day deadline. An administrator declares the
+    next Monday a holiday while the sweep holds the fired workflow in memory: the instance is fired
+    again with the calendar now in force, so the deadline falls on Tuesday, not Monday."""
+    import engine.timer_batch
+    from engine.calendar_store import set_day
+
+    xml = FIXTURE.read_bytes().replace(
+        b"<bpmn:flowNodeRef>end_escalated</bpmn:flowNodeRef>",
+        b"<bpmn:flowNodeRef>end_escalated</bpmn:flowNodeRef><bpmn:flowNodeRef>late</bpmn:flowNodeRef>"
+        b"<bpmn:flowNodeRef>end_late</bpmn:flowNodeRef>",
+    ).replace(
+        b'<bpmn:endEvent id="end_done">',
+        b'<bpmn:boundaryEvent id="late" attachedToRef="escalate"><bpmn:outgoing>f5</bpmn:outgoing>'
+        b'<bpmn:timerEventDefinition id="late_timer"><bpmn:timeDate>add_working_days(now, 1)</bpmn:timeDate>'
+        b'</bpmn:timerEventDefinition></bpmn:boundaryEvent>'
+        b'<bpmn:endEvent id="end_late"><bpmn:incoming>f5</bpmn:incoming></bpmn:endEvent>'
+        b'<bpmn:sequenceFlow id="f5" sourceRef="late" targetRef="end_late" />'
+        b'<bpmn:endEvent id="end_done">',
+    ).replace(b'id="timer_escalation"', b'id="escalation_chain"')
+    deploy(rt, xml, deployed_by="tests")
+    clock.set(_at("2026-03-06T09:00+08:00"))  # a Friday
+    instance_id = start_process(rt, "escalation_chain", users["zhangsan"], title="督办期限", business_key="test:chain")
+    clock.set(_at("2026-03-06T22:00+08:00"))
+    real = engine.timer_batch._compute
+
+    def compute_then_calendar_changes(rt_, instance_ids, result):
+        computed = real(rt_, instance_ids, result)
+        set_day(rt, users["gaoyuan"].user_id, _at("2026-03-09T00:00+08:00").date(), working=False,
+                name="临时放假", reason="测试：计算之后、写入之前调整日历")
+        return computed
+
+    monkeypatch.setattr(engine.timer_batch, "_compute", compute_then_calendar_changes)
+    assert fire_due_timers(rt) == 1
+    assert instance(rt, instance_id).next_timer_at == _at("2026-03-10T23:59:59+08:00")
+    with reading(rt.session_factory) as session:
+        assert session.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.instance_id == instance_id, AuditEvent.action == "timer")) == 1
+
+
+def test_a_batch_whose_writing_fails_keeps_nothing_and_each_timer_then_fires_exactly_once(rt, users, clock,
+                                                                                         monkeypatch):
+    """A failure while the batch writes (after other instances of it were written) rolls the whole batch
+    back; its instances are fired again one transaction each, so none fires twice and only the
+    failing one becomes an incident."""
+    import engine.instances
+
+    first, broken, last = (_start(rt, users) for _ in range(3))
+    clock.advance(hours=13)
+    real = engine.instances.write
+
+    def write(rt_, session, loaded, encoded):
+        if loaded.row.id == broken:
+            raise RuntimeError("写入督办任务失败")
+        return real(rt_, session, loaded, encoded)
+
+    monkeypatch.setattr(engine.instances, "write", write)
+    assert fire_due_timers(rt, batch=3) == 2
+    with reading(rt.session_factory) as session:
+        fired = dict(session.execute(select(AuditEvent.instance_id, func.count()).where(
+            AuditEvent.action == "timer").group_by(AuditEvent.instance_id)).all())
+        versions = {i: session.get(ProcessInstance, i).version for i in (first, broken, last)}
+        incident = session.scalar(select(Incident).where(Incident.instance_id == broken))
+    assert fired == {first: 1, last: 1}
+    assert versions[first] == versions[last] == versions[broken] + 1
+    assert incident.kind == "timer" and "写入督办任务失败" in incident.error

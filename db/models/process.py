@@ -31,7 +31,9 @@ class ProcessDefinition(Base):
 class ProcessInstance(Base):
     __tablename__ = "process_instance"
     # 我发起的: newest first, one range scan per person (issue 8).
-    __table_args__ = (Index("ix_process_instance_started_list", "started_by_id", "id"),)
+    __table_args__ = (Index("ix_process_instance_started_list", "started_by_id", "id"),
+                      # The sweep: running instances by due instant, earliest first (engine/timer_batch.py).
+                      Index("ix_process_instance_due", "status", "next_timer_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
@@ -55,6 +57,9 @@ class ProcessInstance(Base):
     # The calling system's own key for the item (e.g. the CMS's article number), given when it was
     # started through the API; one running instance per process, unit and key.
     external_key: Mapped[str | None] = mapped_column(String(120), index=True)
+    # A sweep that took this instance's due timers to fire (engine/timer_batch.py): other sweeps
+    # leave it alone until then. Every save clears it; a sweep that died leaves it to run out.
+    timer_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     definition: Mapped[ProcessDefinition] = relationship()
 
