@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from db.models import Deadline, User
 from db.prepared import Prepared
 
-from . import audit
+from . import audit, read_ahead
 from .calendar import WorkingCalendar, add_hours, add_minutes
 from .clock import SHANGHAI
 from .timers import WaitingTimer, waiting_timers
@@ -177,8 +177,10 @@ def sync(session: Session, instance_id: int, workflow, recorder: DeadlineRecorde
         return {}
     computed = recorder.computed if recorder else {}
     conn = session.connection()  # Core straight to the connection: this runs in every timer command
-    open_rows = {spiff_id: (row_id, due_at)
-                 for row_id, spiff_id, due_at in _OPEN_DEADLINES.all(session, {"instance_id": instance_id})}
+    found = read_ahead.take(session, read_ahead.OPEN_DEADLINES, instance_id)
+    if found is None:
+        found = _OPEN_DEADLINES.all(session, {"instance_id": instance_id})
+    open_rows = {spiff_id: (row_id, due_at) for row_id, spiff_id, due_at in found}
     waiting = {timer.task_id: timer for timer in timers}
     closed = [row_id for task_id, (row_id, _) in open_rows.items() if task_id not in waiting]
     _CLOSE_DEADLINE.execute_many(session, [{"deadline_id": row_id, "now": now} for row_id in closed])

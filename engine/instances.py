@@ -23,7 +23,7 @@ from db.prepared import Prepared
 from db.session import after_commit
 from handlers.registry import HandlerContext
 
-from . import audit, deadlines, jobs, serialization, webhooks
+from . import audit, deadlines, jobs, read_ahead, serialization, webhooks
 from .assignment import resolve_scope
 from .calendar import calendar_for
 from .deadlines import DeadlineRecorder
@@ -220,15 +220,11 @@ def rebuild(rt, session: Session, row: InstanceRow) -> Loaded:
 
 def stored_workflow(session: Session, row, definition: CompiledDefinition) -> BpmnWorkflow:
     """The workflow as last committed: the instance's state and its settled-task rows (no script engine)."""
-    settled = session.info.get(READ_AHEAD_SETTLED, {}).pop(row.id, None)
+    settled = read_ahead.take(session, read_ahead.SETTLED, row.id)
     if settled is None:
         settled = dict(_SETTLED_TASKS.all(session, {"instance_id": row.id}))
     return load_workflow(row.state, definition.spec, definition.subprocess_specs, settled)
 
-
-# session.info: {instance id: {task id: JSON}}, settled-task rows a batch read for many instances at
-# once in the same snapshot as their instance rows (engine/timer_batch.py); each is used once.
-READ_AHEAD_SETTLED = "govflow.read_ahead_settled"
 
 
 def save(rt, session: Session, loaded: Loaded, **changes) -> None:
@@ -339,9 +335,13 @@ def sync_human_tasks(rt, session: Session, row: InstanceRow, info: dict, workflo
         source = calendar() if calendar else calendar_for(session, rt.roll_calendar_days)
         return reminder_instant(source, due, opened)
 
-    open_rows = {} if new else {
-        spiff_id: (task_id, due_at, created_at)
-        for task_id, spiff_id, due_at, created_at in _OPEN_TASKS.all(session, {"instance_id": row.id})}
+    if new:
+        open_rows = {}
+    else:
+        found = read_ahead.take(session, read_ahead.OPEN_TASKS, row.id)
+        if found is None:
+            found = _OPEN_TASKS.all(session, {"instance_id": row.id})
+        open_rows = {spiff_id: (task_id, due_at, created_at) for task_id, spiff_id, due_at, created_at in found}
     gone = [task_id for spiff_id, (task_id, _, _) in open_rows.items() if spiff_id not in ready]
     if gone:
         _CANCEL_TASK.execute_many(session, [{"task_id": task_id, "now": now} for task_id in gone])
@@ -363,13 +363,23 @@ def sync_human_tasks(rt, session: Session, row: InstanceRow, info: dict, workflo
         _INSERT_TASKS.execute_many(session, new_rows)
 
 
+def _holder_scope(session, role: str, unit_id: int) -> int | None:
+    """resolve_scope, remembered for the rest of a batch's transaction (engine/read_ahead.py)."""
+    scopes = read_ahead.memo(session, read_ahead.SCOPES)
+    if scopes is None:
+        return resolve_scope(session, role, unit_id)
+    if (role, unit_id) not in scopes:
+        scopes[role, unit_id] = resolve_scope(session, role, unit_id)
+    return scopes[role, unit_id]
+
+
 def _new_human_task(session, row, spiff_id, bpmn_id, task_info, now) -> dict:
     role = task_info["role"]
     if task_info.get("assignee") == "starter":
         # REV-4: a returned item goes back to the person who submitted it.
         scope, assignee = row.org_unit_id, row.started_by_id
     else:
-        scope, assignee = resolve_scope(session, role, row.org_unit_id), None
+        scope, assignee = _holder_scope(session, role, row.org_unit_id), None
         if scope is None:
             # Nobody holds the role at or above the unit: keep the task visible to an
             # administrator (scoped to the requesting unit) and say so in the trail.

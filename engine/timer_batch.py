@@ -27,11 +27,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, or_, select, update
 
-from db.models import ProcessInstance, WorkflowTask
+from db.models import Deadline, HumanTask, ProcessInstance, WorkflowTask
 from db.prepared import Prepared
 from db.session import reading, transaction
 
-from . import audit, instances
+from . import audit, instances, read_ahead
 from .calendar import calendar_for
 
 LEASE = timedelta(seconds=60)  # far beyond a batch's few hundred milliseconds
@@ -102,7 +102,7 @@ def _compute(rt, instance_ids: list[int], result: Batch) -> list[_Fired]:
                 select(WorkflowTask.instance_id, WorkflowTask.task_id, WorkflowTask.data)
                 .where(WorkflowTask.instance_id.in_(list(settled)))):
             settled[instance_id][task_id] = data
-        session.info[instances.READ_AHEAD_SETTLED] = settled
+        read_ahead.leave(session, read_ahead.SETTLED, settled)
         for values in rows:
             row = instances.instance_row(values)
             try:
@@ -118,13 +118,15 @@ def _compute(rt, instance_ids: list[int], result: Batch) -> list[_Fired]:
 def _write(rt, computed: list[_Fired], instance_ids: list[int], result: Batch) -> None:
     written = set()
     with transaction(rt.session_factory) as session:
+        # Locked and checked first: one that moved on since it was read (fired elsewhere, completed,
+        # suspended …) is left out; then the rows every save reads, for all the rest at once.
+        computed = [item for item in computed if _RECHECK.first(session, {
+            "instance_id": item.loaded.row.id, "version": item.loaded.version, "now": item.encoded.now}) is not None]
+        _read_ahead(session, [item.loaded.row.id for item in computed])
         current_calendar = _once(lambda: calendar_for(session, rt.roll_calendar_days))
         for item in computed:
             loaded = item.loaded
             row = loaded.row
-            if _RECHECK.first(session, {"instance_id": row.id, "version": loaded.version,
-                                        "now": item.encoded.now}) is None:
-                continue  # moved on since it was read: fired elsewhere, completed, suspended …
             recorder = getattr(loaded.workflow.script_engine, "recorder", None)
             if recorder is not None and not recorder.read_calendar_from(current_calendar):
                 result.alone.append(row.id)  # its deadlines used a calendar changed since
@@ -137,6 +139,23 @@ def _write(rt, computed: list[_Fired], instance_ids: list[int], result: Batch) -
             if instance_id not in written:
                 _RELEASE.execute(session, {"instance_id": instance_id})
     result.fired += len(written)
+
+
+def _read_ahead(session, instance_ids: list[int]) -> None:
+    """The open inbox and deadline rows of the instances to write, two statements for the batch."""
+    tasks: dict[int, list] = {instance_id: [] for instance_id in instance_ids}
+    for instance_id, *values in session.execute(
+            select(HumanTask.instance_id, HumanTask.id, HumanTask.spiff_task_id, HumanTask.due_at, HumanTask.created_at)
+            .where(HumanTask.instance_id.in_(instance_ids), HumanTask.state == "ready")):
+        tasks[instance_id].append(tuple(values))
+    deadlines: dict[int, list] = {instance_id: [] for instance_id in instance_ids}
+    for instance_id, *values in session.execute(
+            select(Deadline.instance_id, Deadline.id, Deadline.spiff_task_id, Deadline.due_at)
+            .where(Deadline.instance_id.in_(instance_ids), Deadline.state == "open")):
+        deadlines[instance_id].append(tuple(values))
+    read_ahead.leave(session, read_ahead.OPEN_TASKS, tasks)
+    read_ahead.leave(session, read_ahead.OPEN_DEADLINES, deadlines)
+    read_ahead.leave(session, read_ahead.SCOPES, {})
 
 
 def _once(source):
