@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
-from SpiffWorkflow.task import TaskState
+from SpiffWorkflow.task import Task, TaskState
+from SpiffWorkflow.util.deep_merge import DeepMerge
 
 from .exceptions import GovFlowError
 
@@ -31,6 +34,54 @@ class _SpecReferenceConverter(BpmnWorkflowConverter):
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
+
+    def from_dict(self, dct):
+        """BpmnWorkflowConverter.from_dict with the task tree restored by `_restore_task`: every
+        task id appears three times in a state (its key, its parent's children, its children's
+        parent) and SpiffWorkflow parsed a UUID from each. Workflows with subprocesses go upstream."""
+        if dct.get("subprocesses"):
+            return super().from_dict(dct)
+        workflow = self.target_class(dct.pop("spec"), dct.pop("subprocess_specs", {}), deserializing=True)
+        uuids: dict[str, UUID] = {}
+        for task_dct in dct["tasks"].values():
+            _restore_task(self.registry, task_dct, workflow, uuids)
+        workflow.task_tree = workflow.tasks.get(_uuid(dct["root"], uuids))
+        self.set_default_attributes(workflow, dct)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def _uuid(text: str, uuids: dict[str, UUID]) -> UUID:
+    found = uuids.get(text)
+    if found is None:
+        found = uuids[text] = UUID(text)
+    return found
+
+
+def _restore_task(registry, dct: dict, workflow: BpmnWorkflow, uuids: dict[str, UUID]) -> Task:
+    """SpiffWorkflow 3.2.0's TaskConverter.from_dict, step for step, with the task ids parsed once
+    per load (the version is pinned; GOVFLOW_VERIFY_STATE compares every load with a whole encoding)."""
+    task_spec = workflow.spec.task_specs.get(dct["task_spec"])
+    task = Task(workflow, task_spec, state=dct["state"], id=_uuid(dct["id"], uuids))
+    task._parent = _uuid(dct["parent"], uuids) if dct["parent"] is not None else None
+    task._children = [_uuid(child, uuids) for child in dct["children"]]
+    task.last_state_change = dct["last_state_change"]
+    task.triggered = dct["triggered"]
+    task.internal_data = registry.restore(dct["internal_data"])
+    if isinstance(task_spec, CatchingEvent) and task.has_state(TaskState.WAITING):
+        workflow.top_workflow.event_manager.add_task(task)
+    delta = dct.get("delta")
+    parent = task.parent
+    if delta and parent is not None:
+        data = DeepMerge.merge({}, parent.data)
+        data.update(registry.restore(delta.get("updates", {})))
+        for key in delta.get("deletions", {}):
+            if key in data:
+                del data[key]
+    else:
+        data = registry.restore(dct["data"])
+    task.data = data
+    return task
 
 
 def _build_serializer() -> BpmnWorkflowSerializer:

@@ -55,3 +55,43 @@ def test_state_round_trips_through_a_fresh_spec_cache(sqlite_rt, sqlite_users):
         workflow = stored_workflow(session, row, compiled)
     ready = [t.task_spec.bpmn_id for t in workflow.get_tasks() if t.state == 16]  # TaskState.READY
     assert ready == ["review"]
+
+
+def test_loading_restores_every_demo_instance_exactly_as_spiffworkflow_itself_restores_it(sqlite_rt):
+    """engine.serialization restores task trees itself (each task id parsed once per load, not three
+    times); for every instance of the demo's work in flight — every process, timers waiting, gateways,
+    multi-instance steps, call activities — the restored workflow must be the one SpiffWorkflow's own
+    converter restores: same tasks, parents, children, states, data, internal data and timers."""
+    from engine.demo import seed_demo_work
+    from engine.instances import _SETTLED_TASKS
+    from engine.serialization import _SERIALIZER, _tree_order, dump_workflow_whole
+
+    assert seed_demo_work(sqlite_rt) > 20
+    compared = 0
+    with reading(sqlite_rt.session_factory) as session:
+        for row in session.scalars(select(ProcessInstance)):
+            compiled = sqlite_rt.definitions.get(session, row.definition_id)
+            ours = stored_workflow(session, row, compiled)
+            settled = dict(_SETTLED_TASKS.all(session, {"instance_id": row.id}))
+            dct = json.loads(row.state, cls=_SERIALIZER.json_decoder_cls)
+            dct.pop("format")
+            decoder = _SERIALIZER.json_decoder_cls
+            dct["tasks"] = _tree_order({**{k: json.loads(v, cls=decoder) for k, v in settled.items()},
+                                        **dct["tasks"]}, dct["root"])
+            dct["spec"], dct["subprocess_specs"] = compiled.spec, dict(compiled.subprocess_specs)
+            theirs = _upstream_restore(dct)
+            assert json.loads(dump_workflow_whole(ours)) == json.loads(dump_workflow_whole(theirs)), row.title
+            assert [t.id for t in ours.get_tasks()] == [t.id for t in theirs.get_tasks()]
+            compared += 1
+    assert compared > 20
+
+
+def _upstream_restore(dct):
+    """SpiffWorkflow's own BpmnWorkflowConverter.from_dict on the same dictionary, with a registry of
+    its own (a converter registers itself: on the engine's registry it would replace ours)."""
+    from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+    from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+
+    from engine.serialization import _build_serializer
+
+    return BpmnWorkflowConverter(BpmnWorkflow, _build_serializer().registry).from_dict(dct)
