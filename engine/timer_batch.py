@@ -85,9 +85,7 @@ def take(rt, batch: int) -> list[int]:
 def fire_taken(rt, instance_ids: list[int]) -> Batch:
     """Compute then write the leased instances `instance_ids` (steps 2 and 3 above)."""
     result = Batch()
-    computed = _compute(rt, instance_ids, result)
-    if computed:
-        _write(rt, computed, instance_ids, result)
+    _write(rt, _compute(rt, instance_ids, result), instance_ids, result)  # writes, or only ends the leases
     return result
 
 
@@ -122,7 +120,8 @@ def _write(rt, computed: list[_Fired], instance_ids: list[int], result: Batch) -
         # suspended …) is left out; then the rows every save reads, for all the rest at once.
         computed = [item for item in computed if _RECHECK.first(session, {
             "instance_id": item.loaded.row.id, "version": item.loaded.version, "now": item.encoded.now}) is not None]
-        _read_ahead(session, [item.loaded.row.id for item in computed])
+        if computed:
+            _read_ahead(session, [item.loaded.row.id for item in computed])
         current_calendar = _once(lambda: calendar_for(session, rt.roll_calendar_days))
         for item in computed:
             loaded = item.loaded

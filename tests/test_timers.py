@@ -299,3 +299,27 @@ def test_a_batch_whose_writing_fails_keeps_nothing_and_each_timer_then_fires_exa
     assert fired == {first: 1, last: 1}
     assert versions[first] == versions[last] == versions[broken] + 1
     assert incident.kind == "timer" and "写入督办任务失败" in incident.error
+
+
+def test_an_item_suspended_while_a_sweep_holds_it_fires_at_the_first_sweep_after_it_resumes(rt, users, clock,
+                                                                                             monkeypatch):
+    """The batch that found it suspended fires nothing for it and ends its lease, so resuming it does
+    not leave its overdue timer waiting for the lease to run out."""
+    import engine.timer_batch
+    from engine.instance_admin import resume_instance, suspend_instance
+
+    instance_id = _start(rt, users)
+    clock.advance(hours=13)
+    real = engine.timer_batch._compute
+
+    def suspended_first(rt_, instance_ids, result):
+        suspend_instance(rt, instance_id, users["liuyang"].user_id, reason="暂停，待核实")
+        return real(rt_, instance_ids, result)
+
+    monkeypatch.setattr(engine.timer_batch, "_compute", suspended_first)
+    assert fire_due_timers(rt) == 0
+    monkeypatch.undo()
+    assert _tasks(rt, instance_id) == {"review": "ready"}
+    resume_instance(rt, instance_id, users["liuyang"].user_id, reason="核实完毕")
+    assert fire_due_timers(rt) == 1  # the clock has not moved: no lease was left to run out
+    assert _tasks(rt, instance_id) == {"review": "cancelled", "escalate": "ready"}
