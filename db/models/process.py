@@ -49,7 +49,7 @@ class ProcessInstance(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     end_reason: Mapped[str | None] = mapped_column(Text)
-    next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # indexed with status: ix_process_instance_due
     # An open incident stops the sweep from firing this instance again until an admin retries.
     has_incident: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Suspended by an administrator: no timers fire, no jobs run, no task is claimed or completed.
