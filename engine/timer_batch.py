@@ -52,9 +52,6 @@ _TAKE = Prepared(
         .with_for_update(skip_locked=True).scalar_subquery()))
     .values(timer_lease_until=bindparam("until"))
     .returning(ProcessInstance.id))
-_RECHECK = Prepared(select(ProcessInstance.id).where(
-    ProcessInstance.id == bindparam("instance_id"), ProcessInstance.version == bindparam("version"),
-    *due_condition(bindparam("now"))).with_for_update())
 _RELEASE = Prepared(update(ProcessInstance).where(ProcessInstance.id == bindparam("instance_id"))
                     .values(timer_lease_until=None))
 
@@ -116,10 +113,11 @@ def _compute(rt, instance_ids: list[int], result: Batch) -> list[_Fired]:
 def _write(rt, computed: list[_Fired], instance_ids: list[int], result: Batch) -> None:
     written = set()
     with transaction(rt.session_factory) as session:
-        # Locked and checked first: one that moved on since it was read (fired elsewhere, completed,
-        # suspended …) is left out; then the rows every save reads, for all the rest at once.
-        computed = [item for item in computed if _RECHECK.first(session, {
-            "instance_id": item.loaded.row.id, "version": item.loaded.version, "now": item.encoded.now}) is not None]
+        # Locked and checked first, in one statement (in id order, so two sweeps lock alike): one that
+        # moved on since it was read (fired elsewhere, completed, suspended …) is left out; then the
+        # rows every save reads, for all the rest at once.
+        versions = _lock_due(session, [item.loaded.row.id for item in computed], rt.clock.now())
+        computed = [item for item in computed if versions.get(item.loaded.row.id) == item.loaded.version]
         if computed:
             _read_ahead(session, [item.loaded.row.id for item in computed])
         current_calendar = _once(lambda: calendar_for(session, rt.roll_calendar_days))
@@ -138,6 +136,17 @@ def _write(rt, computed: list[_Fired], instance_ids: list[int], result: Batch) -
             if instance_id not in written:
                 _RELEASE.execute(session, {"instance_id": instance_id})
     result.fired += len(written)
+
+
+def _lock_due(session, instance_ids: list[int], now: datetime) -> dict[int, int]:
+    """{instance id: version} of those of `instance_ids` still due, locked (FOR UPDATE on PostgreSQL;
+    on SQLite the transaction's BEGIN IMMEDIATE holds the whole database)."""
+    if not instance_ids:
+        return {}
+    return dict(session.execute(
+        select(ProcessInstance.id, ProcessInstance.version)
+        .where(ProcessInstance.id.in_(instance_ids), *due_condition(now))
+        .order_by(ProcessInstance.id).with_for_update()).all())
 
 
 def _read_ahead(session, instance_ids: list[int]) -> None:
