@@ -65,6 +65,18 @@ def test_completing_the_task_in_time_cancels_the_timer(rt, users, clock):
         assert row.status == "completed" and row.next_timer_at is None
 
 
+def _timer_events(rt) -> dict[int, int]:
+    """How many 'timer' events (firings) each instance has in its trail."""
+    with reading(rt.session_factory) as session:
+        return dict(session.execute(select(AuditEvent.instance_id, func.count()).where(
+            AuditEvent.action == "timer").group_by(AuditEvent.instance_id)).all())
+
+
+def _versions(rt, instance_ids) -> dict[int, int]:
+    with reading(rt.session_factory) as session:
+        return {i: session.get(ProcessInstance, i).version for i in instance_ids}
+
+
 def _deploy_variant(rt, expression: str, key: str) -> None:
     xml = FIXTURE.read_bytes().replace(b"add_hours(now, 12)", expression.encode())
     deploy(rt, xml.replace(b'id="timer_escalation"', f'id="{key}"'.encode()), deployed_by="tests")
@@ -172,10 +184,7 @@ def test_a_failed_batch_keeps_nothing_and_each_of_its_timers_then_fires_exactly_
 
     monkeypatch.setattr(engine.instances, "rebuild", rebuild)
     assert fire_due_timers(rt, batch=3) == 2
-    with reading(rt.session_factory) as session:
-        fired = dict(session.execute(select(AuditEvent.instance_id, func.count()).where(
-            AuditEvent.action == "timer").group_by(AuditEvent.instance_id)).all())
-        versions = {i: session.get(ProcessInstance, i).version for i in (first, broken, last)}
+    fired, versions = _timer_events(rt), _versions(rt, (first, broken, last))
     assert fired == {first: 1, last: 1}
     assert versions[first] == versions[last] == versions[broken] + 1  # one save each, none for the broken one
     assert _tasks(rt, first)["escalate"] == _tasks(rt, last)["escalate"] == "ready"
@@ -194,11 +203,9 @@ def test_a_sweep_that_died_holding_a_batch_leaves_it_to_others_once_its_lease_ru
     assert fire_due_timers(rt) == 3
     assert fire_due_timers(rt) == 0
     with reading(rt.session_factory) as session:
-        fired = dict(session.execute(select(AuditEvent.instance_id, func.count()).where(
-            AuditEvent.action == "timer").group_by(AuditEvent.instance_id)).all())
         leases = session.scalars(select(ProcessInstance.timer_lease_until)
                                  .where(ProcessInstance.id.in_(instance_ids))).all()
-    assert fired == dict.fromkeys(instance_ids, 1)
+    assert _timer_events(rt) == dict.fromkeys(instance_ids, 1)
     assert leases == [None, None, None]  # a save ends the lease
 
 
@@ -291,10 +298,8 @@ def test_a_batch_whose_writing_fails_keeps_nothing_and_each_timer_then_fires_exa
 
     monkeypatch.setattr(engine.instances, "write", write)
     assert fire_due_timers(rt, batch=3) == 2
+    fired, versions = _timer_events(rt), _versions(rt, (first, broken, last))
     with reading(rt.session_factory) as session:
-        fired = dict(session.execute(select(AuditEvent.instance_id, func.count()).where(
-            AuditEvent.action == "timer").group_by(AuditEvent.instance_id)).all())
-        versions = {i: session.get(ProcessInstance, i).version for i in (first, broken, last)}
         incident = session.scalar(select(Incident).where(Incident.instance_id == broken))
     assert fired == {first: 1, last: 1}
     assert versions[first] == versions[last] == versions[broken] + 1
