@@ -226,7 +226,6 @@ def stored_workflow(session: Session, row, definition: CompiledDefinition) -> Bp
     return load_workflow(row.state, definition.spec, definition.subprocess_specs, settled)
 
 
-
 def save(rt, session: Session, loaded: Loaded, **changes) -> None:
     """Write the workflow back under the optimistic lock, then sync the inbox rows.
 
