@@ -9,15 +9,16 @@ its jobs first (Camunda's lock owner and expiry), a sweep:
    which other sweeps then pass over — on PostgreSQL with FOR UPDATE SKIP LOCKED as well;
 2. computes: reads their rows and settled tasks in one snapshot and fires each workflow in memory,
    outside any write transaction (two worker processes do this in parallel);
-3. writes: one write transaction re-reads each instance under its lock, due and still at the version
-   it computed from, and writes it as any command saves; an instance that moved on meanwhile
-   (a reviewer completed the task, another sweep fired it after a lease ran out) is left out.
+3. writes: one write transaction locks the batch's instances in one statement, keeps those still
+   due and at the version it computed from, and writes each as any command saves; an instance
+   that moved on meanwhile (a reviewer completed the task, another sweep fired it after a lease
+   ran out) is left out.
 
 Exactly once rests on step 3's version check, not on the lease: a lease only keeps sweeps from
 doing the same work twice. A save clears the lease; a sweep that dies leaves it to run out (LEASE).
 An instance whose computing fails, or whose deadlines were computed with a calendar an
 administrator has changed since, is fired alone afterwards (engine.sweep), where a failure opens an
-incident.
+incident; so is every instance of a batch whose writing fails (nothing of it is kept).
 """
 
 from __future__ import annotations
