@@ -19,10 +19,12 @@ from .exceptions import SeparationOfDutiesViolation
 ACTING = ("start", "complete", "countersign")
 
 
+# An act of the person `user_id`, themselves or through a stand-in (written without IN so that the
+# one-item form can be prepared: db/prepared.py takes no expanding parameters).
+_ACT_OF_USER = (or_(AuditEvent.actor_id == bindparam("user_id"), AuditEvent.on_behalf_of_id == bindparam("user_id")),
+                or_(*(AuditEvent.action == action for action in ACTING)))
 _ROLES_ACTED = Prepared(select(AuditEvent.role).distinct().where(
-    AuditEvent.instance_id == bindparam("instance_id"),
-    or_(AuditEvent.actor_id == bindparam("user_id"), AuditEvent.on_behalf_of_id == bindparam("user_id")),
-    or_(*(AuditEvent.action == action for action in ACTING))))
+    AuditEvent.instance_id == bindparam("instance_id"), *_ACT_OF_USER))
 
 
 def roles_acted(session: Session, instance_id: int, user: User) -> set[str]:
@@ -33,9 +35,7 @@ def roles_acted(session: Session, instance_id: int, user: User) -> set[str]:
 
 
 _ACTED_IN = select(AuditEvent.instance_id, AuditEvent.role).distinct().where(
-    AuditEvent.instance_id.in_(bindparam("instance_ids", expanding=True)),
-    or_(AuditEvent.actor_id == bindparam("user_id"), AuditEvent.on_behalf_of_id == bindparam("user_id")),
-    AuditEvent.action.in_(ACTING))
+    AuditEvent.instance_id.in_(bindparam("instance_ids", expanding=True)), *_ACT_OF_USER)
 
 
 def roles_acted_in(session: Session, instance_ids: list[int], user_id: int) -> dict[int, set[str]]:
