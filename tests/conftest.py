@@ -82,6 +82,12 @@ def pg_schema_url():
         yield url
 
 
+def _sequences(conn) -> list[str]:
+    """The sequences of the connection's schema (the serial ids a copied schema must continue)."""
+    return list(conn.execute(text("SELECT sequence_name FROM information_schema.sequences "
+                                  "WHERE sequence_schema = current_schema()")).scalars())
+
+
 _PG_RESET: dict[str, tuple] = {}  # schema URL → (its engine, its sequence names), made on first use
 
 
@@ -95,9 +101,7 @@ def _reset_pg(url: str, template: tuple[str, dict] | None = None) -> None:
     if url not in _PG_RESET:
         engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
         with engine.connect() as conn:
-            _PG_RESET[url] = (engine, list(conn.execute(text(
-                "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = current_schema()"
-            )).scalars()))
+            _PG_RESET[url] = (engine, _sequences(conn))
     engine, sequences = _PG_RESET[url]
     names = [f'"{t.name}"' for t in Base.metadata.sorted_tables]
     with engine.begin() as conn:
@@ -172,10 +176,8 @@ def seeded_pg_template(pg_schema_url):
         runtime = build_runtime(url, ManualClock())
         engine = runtime.session_factory.kw["bind"]
         with engine.connect() as conn:
-            sequences = conn.execute(text("SELECT sequence_name FROM information_schema.sequences "
-                                          "WHERE sequence_schema = current_schema()")).scalars().all()
             positions = {name: tuple(conn.execute(text(f'SELECT last_value, is_called FROM "{name}"')).one())
-                         for name in sequences}
+                         for name in _sequences(conn)}
         engine.dispose()
         yield schema, positions
 
