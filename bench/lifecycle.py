@@ -365,8 +365,7 @@ def main() -> int:
         broken = check_durable(rt, all_ids)
         with reading(rt.session_factory) as session:
             stored = statistics.mean(stored_bytes(session, session.get(ProcessInstance, iid)) for iid in ids)
-        stock = len(BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG)).serialize_json(workflow)
-                    .encode())
+        stock = len(stock_serialize(workflow).encode())
         sql = count_statements(rt, actors)
         pages = wal_pages(rt, actors)
         rt.session_factory.kw["bind"].dispose()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 
 from sqlalchemy import bindparam, or_, select, update
 
@@ -121,7 +122,7 @@ def _write(rt, computed: list[_Fired], instance_ids: list[int], result: Batch) -
         computed = [item for item in computed if versions.get(item.loaded.row.id) == item.loaded.version]
         if computed:
             _read_ahead(session, [item.loaded.row.id for item in computed])
-        current_calendar = _once(lambda: calendar_for(session, rt.roll_calendar_days))
+        current_calendar = cache(lambda: calendar_for(session, rt.roll_calendar_days))  # one read per batch
         for item in computed:
             loaded = item.loaded
             row = loaded.row
@@ -166,14 +167,3 @@ def _read_ahead(session, instance_ids: list[int]) -> None:
     read_ahead.leave(session, read_ahead.OPEN_DEADLINES, deadlines)
     read_ahead.leave(session, read_ahead.SCOPES, {})
 
-
-def _once(source):
-    """`source()` evaluated at most once (one calendar read per batch, not per instance)."""
-    kept = []
-
-    def get():
-        if not kept:
-            kept.append(source())
-        return kept[0]
-
-    return get
